@@ -108,7 +108,9 @@ class Classifier:
         self.registry.observe("pipeline.classify", time.perf_counter() - started)
         return verdicts  # type: ignore[return-value]  # every slot was filled above
 
-    async def _decide(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[Outcome, bool]]:
+    async def _decide(
+        self, keys: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[Outcome, bool]]:
         """Cache, then in-flight sharing, then the model tiers, for distinct keys."""
         cache_keys = {key: self._cache_key(*key) for key in keys}
         hits = self.cache.get_many(list(cache_keys.values())) if self.cache else {}
@@ -191,7 +193,7 @@ class Classifier:
         try:
             decisions = await tier.decide(templates)
             if len(decisions) != len(templates):
-                raise RuntimeError(f"{name} returned {len(decisions)} decisions for {len(templates)}")
+                raise RuntimeError(f"{name}: {len(decisions)} decisions for {len(templates)} lines")
         except Exception:
             log.exception("tier %s failed on a batch of %d templates", name, len(templates))
             self.registry.observe("tier.decide", time.perf_counter() - started, True, tier=name)

@@ -1,0 +1,85 @@
+"""Assembles the FastAPI app: settings, lifespan, middleware and routers. No logic here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app import package_version
+from app.api.routes import classify, health
+from app.limits import BodyLimitMiddleware
+from app.settings import Settings
+from monitoring import MetricsRegistry
+from processors.pipeline import Classifier
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    registry: MetricsRegistry | None = None,
+    classifier: Classifier | None = None,
+) -> FastAPI:
+    """A new app; pass ``registry``/``classifier`` to replace the ones settings would build."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.registry = registry or MetricsRegistry()
+        app.state.classifier = classifier or Classifier.from_settings(
+            settings, registry=app.state.registry
+        )
+        app.state.started = time.monotonic()
+        try:
+            yield
+        finally:
+            if classifier is None:  # we opened it, we close it
+                await app.state.classifier.aclose()
+
+    app = FastAPI(
+        title="logclass",
+        summary="Tags every log line with a category: regex rules, MiniLM embeddings, an LLM.",
+        version=package_version(),
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(TrailingSlashMiddleware)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(classify.router, prefix=API_PREFIX)
+    app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(classify.compat_router)
+    return app
+
+
+class TrailingSlashMiddleware:
+    """Serves ``/api/v1/x/`` as ``/api/v1/x`` in place: POST clients do not follow redirects."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith(API_PREFIX + "/") and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/")}
+        await self.app(scope, receive, send)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 with pydantic's list of problems, plus a one-line summary a person can read."""
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    where = ".".join(str(part) for part in first.get("loc", ()))
+    return JSONResponse(
+        {"detail": jsonable_encoder(errors), "message": f"{where}: {first.get('msg', 'invalid')}"},
+        status_code=422,
+    )
