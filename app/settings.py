@@ -64,3 +64,8 @@ class Settings(BaseSettings):
 
     # admin
     admin_token: SecretStr | None = Field(None, repr=False)
+    cache_l1_max_entries: int = Field(100_000, ge=1, description="templates kept in memory")
+    cache_l1_ttl_seconds: float = Field(3600.0, gt=0, description="seconds in memory per template")
+    cache_l2_size_limit_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="disk cache size limit; 0 = memory only"
+    )
