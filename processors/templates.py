@@ -1,30 +1,98 @@
 """Turn a log line into its template: variable tokens become typed placeholders.
 
 ``mask("User 42 logged in from 10.0.0.5")`` → ``"User <NUM> logged in from <IP>"``.
-Stateless and precompiled; masking a template returns it unchanged.
+
+The template is the cache key for every model tier, so two rules pull against each other:
+lines of different events must never share a template (purity), and lines of one event
+should (compression). The rules are generic, not tuned to any one system: every token that
+holds a digit is a variable (typed: IP, UUID, hex, number, time, path, host, …); so are
+URLs, e-mail addresses, paths, dotted host names, timestamps, the values of identity keys
+(``user=root``) and the name after "user". Plain words are kept, because they carry the
+event: ``state=FAILED``, ``'hlt'``, ``service 'sparkDriver'`` stay as written.
+
+Guarantees: stateless and thread-safe; idempotent (``mask(mask(x)) == mask(x)``); linear
+time in the line length (possessive quantifiers, no nested repeats); never raises on a str.
 """
 
 from __future__ import annotations
 
 import re
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), placeholder)
-    for pattern, placeholder in (
-        (r"\b[a-z][a-z0-9+.\-]*://[^\s\"'<>]+", "<URL>"),
-        (r"\b[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+\b", "<EMAIL>"),
-        (r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b", "<UUID>"),
-        (r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", "<IP>"),
-        (r"(?<![\w/])(?:/[\w.\-]+){2,}/?", "<PATH>"),
-        (r"\b0x[0-9a-fA-F]+\b", "<HEX>"),
-        (r"\b(?=[0-9a-fA-F]*\d)(?=[0-9a-fA-F]*[a-fA-F])[0-9a-fA-F]{8,}\b", "<HEX>"),
-        (r"(?<![\w<])[-+]?\d+(?:\.\d+)?(?![\w>])", "<NUM>"),
-    )
+__all__ = ["PLACEHOLDERS", "mask"]
+
+PLACEHOLDERS = (
+    "<URL>", "<EMAIL>", "<TIME>", "<UUID>", "<IP>", "<HEX>", "<NUM>", "<PATH>", "<HOST>",
+    "<ID>", "<USER>", "<VALUE>",
 )
+
+# Characters that end a token. ``<`` and ``>`` are among them, so placeholders are never
+# re-masked; ``:`` and ``.`` are not (IP:port, host names), and are trimmed off a token's end.
+_DELIMS = r"\s,;()\[\]{}<>\"'=|&`"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*"
+_MON = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+_CLOCK = r"\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?"
+
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]{0,15}://[^\s\"'<>]++")
+_EMAIL = re.compile(r"(?<![^\s<(\[\"'=:,;])[\w.+\-]++@[A-Za-z0-9\-]++(?:\.[A-Za-z0-9\-]++)++")
+# Written-out dates, where day and month names would otherwise survive as words.
+_DATE = re.compile(
+    rf"\b(?:{_DAY},?\s+)?{_MON}\s+\d{{1,2}},?\s+(?:\d{{4}}\s+)?{_CLOCK}(?:\s+\d{{4}}\b)?"
+    rf"|\b\d{{1,2}}[/\-]{_MON}[/\-]\d{{4}}[:\sT]{_CLOCK}(?:\s*[+\-]\d{{4}})?"
+)
+# A token containing a digit, a slash, a dot or a backslash, starting at a token boundary.
+_TOKEN = re.compile(rf"(?<![^{_DELIMS}])[^{_DELIMS}]*?[\d/.\\][^{_DELIMS}]*+")
+_IDENTITY_VALUE = re.compile(
+    r"(?i)\b((?:r|e|s)?(?:user(?:name)?|login|logname|account|email|host(?:name)?)"
+    r"(?:=|:\s?))(?=[^\s<])[^\s,;()\[\]{}<>\"'&|]++"
+)
+_USER_WORD = re.compile(
+    r"(?<=\S )([Uu]ser) (?!<)[^\s,;:()\[\]{}<>\"'=]++"
+    r"(?=$| (?:from|by|on|at|to|via|with|for|in)\b| ?[\[(,;:])"
+)
+_REPEATS = re.compile(r"(<[A-Z]+>)(?:(?:, ?| )\1)++")
+
+_TYPED = re.compile(
+    r"(?P<UUID>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
+    rf"|(?P<TIME>\d{{4}}-\d\d-\d\d(?:[T ]{_CLOCK})?(?:Z|[+\-]\d\d:?\d\d)?|{_CLOCK})"
+    r"|(?P<IP>/?\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?"
+    r"|\[?[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\]?(?::\d{1,5})?)"
+    r"|(?P<NUM>[-+]?\d[\d,]*+(?:\.\d++)?(?:[eE][-+]?\d++)?(?:[A-Za-z%]{1,3})?)"
+    r"|(?P<HEX>0[xX][0-9a-fA-F]++|(?=[a-fA-F]*\d)[0-9a-fA-F]{8,})"
+    r"|(?P<HOST>(?:[A-Za-z0-9][A-Za-z0-9\-]*+\.)++[A-Za-z][A-Za-z\-]*+)"
+    r"|(?P<PATH>(?:[A-Za-z]:)?[/\\][^/\\]++(?:[/\\][^/\\]*+)*+|[^/\\]++(?:[/\\][^/\\]*+){2,})"
+)
+_ALPHA_HOST = re.compile(r"[a-z][a-z\-]*+(?:\.[a-z][a-z\-]*+){2,}")
+_NAME_VERSION = re.compile(r"([A-Za-z][\w\-]*+/)\d[\w.\-]*+")
+
+
+def _type_token(match: re.Match[str]) -> str:
+    token = match.group()
+    core = token.rstrip(".:")
+    tail = token[len(core):]
+    if not core:
+        return token
+    if not any(c.isdigit() for c in core):
+        # Digit-free tokens are words unless they are a path or an all-lowercase dotted name.
+        if ("/" in core or "\\" in core) and len(core) > 1:
+            typed = _TYPED.fullmatch(core)
+            if typed is not None and typed.lastgroup == "PATH":
+                return "<PATH>" + tail
+        elif _ALPHA_HOST.fullmatch(core):
+            return "<HOST>" + tail
+        return token
+    version = _NAME_VERSION.fullmatch(core)
+    if version is not None:
+        return version.group(1) + "<NUM>" + tail
+    typed = _TYPED.fullmatch(core)
+    return f"<{typed.lastgroup}>{tail}" if typed is not None else "<ID>" + tail
 
 
 def mask(message: str) -> str:
-    """The template of ``message``; idempotent (``mask(mask(x)) == mask(x)``)."""
-    for pattern, placeholder in _PATTERNS:
-        message = pattern.sub(placeholder, message)
-    return message
+    """The template of ``message``; idempotent (``mask(mask(x)) == mask(x)``), never raises."""
+    message = _URL.sub("<URL>", message)
+    message = _EMAIL.sub("<EMAIL>", message)
+    message = _DATE.sub("<TIME>", message)
+    message = _TOKEN.sub(_type_token, message)
+    message = _IDENTITY_VALUE.sub(r"\1<VALUE>", message)
+    message = _USER_WORD.sub(r"\1 <USER>", message)
+    return _REPEATS.sub(r"\1", message)
