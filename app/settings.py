@@ -51,10 +51,26 @@ class Settings(BaseSettings):
     llm_model: str = "llama3.2"
     llm_api_key: SecretStr | None = Field(None, repr=False)
     llm_structured_output: Literal["json_schema", "choice", "ollama", "none"] = "json_schema"
+    llm_batch_size: int = Field(20, ge=1, le=200, description="templates per LLM call")
+    llm_max_concurrency: int = Field(4, ge=1, description="LLM calls in flight (= pool size)")
+    llm_timeout_seconds: float = Field(30.0, gt=0, description="one HTTP attempt, end to end")
+    llm_connect_timeout_seconds: float = Field(3.0, gt=0)
+    llm_deadline_seconds: float = Field(60.0, gt=0, description="one call, all retries included")
+    llm_max_retries: int = Field(2, ge=0, description="retries after the first attempt")
+    llm_retry_backoff_seconds: float = Field(
+        0.5, ge=0, description="first retry delay (x2, jitter)"
+    )
+    llm_breaker_failures: int = Field(5, ge=1, description="consecutive failures that open it")
+    llm_breaker_cooldown_seconds: float = Field(30.0, gt=0, description="open → half-open after")
 
     # -- cache (issue: template cache) ----------------------------------------------------
     cache_enabled: bool = True
     cache_dir: Path = Field(default_factory=_default_cache_dir)
+    cache_l1_max_entries: int = Field(100_000, ge=1, description="templates kept in memory")
+    cache_l1_ttl_seconds: float = Field(3600.0, gt=0, description="seconds in memory per template")
+    cache_l2_size_limit_bytes: int = Field(
+        256 * 1024 * 1024, ge=0, description="disk cache size limit; 0 = memory only"
+    )
 
     # -- monitoring (issue: metrics) ------------------------------------------------------
 
@@ -64,8 +80,3 @@ class Settings(BaseSettings):
 
     # admin
     admin_token: SecretStr | None = Field(None, repr=False)
-    cache_l1_max_entries: int = Field(100_000, ge=1, description="templates kept in memory")
-    cache_l1_ttl_seconds: float = Field(3600.0, gt=0, description="seconds in memory per template")
-    cache_l2_size_limit_bytes: int = Field(
-        256 * 1024 * 1024, ge=0, description="disk cache size limit; 0 = memory only"
-    )
