@@ -1,0 +1,51 @@
+import pytest
+
+from processors.regex import RegexTier
+from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Rule, Taxonomy
+
+
+@pytest.fixture(scope="module")
+def default_rules() -> RegexTier:
+    return RegexTier(Taxonomy.load(DEFAULT_TAXONOMY_PATH).rules)
+
+
+@pytest.mark.parametrize(
+    ("line", "label"),
+    [
+        ("User User123 logged in.", "User Action"),
+        ("User User685 logged out.", "User Action"),
+        ("Account with ID 5351 created by User634.", "User Action"),
+        ("Backup started at 2025-05-14 07:06:55.", "System Notification"),
+        ("Backup ended at 2025-08-08 13:06:23.", "System Notification"),
+        ("Backup completed successfully.", "System Notification"),
+        ("System updated to version 2.0.5.", "System Notification"),
+        ("File data_6169.csv uploaded successfully by user User953.", "System Notification"),
+        ("Disk cleanup completed successfully.", "System Notification"),
+        ("System reboot initiated by user User243.", "System Notification"),
+        ("Multiple login failures occurred on user 6454 account", None),
+        ("", None),
+    ],
+)
+def test_default_rules_cover_the_fixed_form_lines(default_rules, line, label):
+    assert default_rules.match(line) == label
+
+
+def test_first_rule_wins_even_when_a_later_rule_matches_earlier_in_the_line():
+    tier = RegexTier([Rule("failed", "Error"), Rule("^disk", "Resource Usage")])
+    assert tier._combined is not None  # one combined pass
+    assert tier.match("disk write failed") == "Error"
+    assert tier.match("disk full") == "Resource Usage"
+
+
+def test_rules_with_backreferences_still_match_one_by_one():
+    tier = RegexTier([Rule(r"(\w+) \1", "Error"), Rule("ok", "User Action")])
+    assert tier._combined is None
+    assert tier.match("again again") == "Error"
+    assert tier.match("all ok") == "User Action"
+    assert tier.match("nothing") is None
+
+
+def test_rules_with_their_own_groups_report_the_right_label():
+    tier = RegexTier([Rule(r"^(GET|POST) (?P<path>\S+)", "HTTP Status"), Rule("(x)(y)", "Error")])
+    assert tier.match("POST /a") == "HTTP Status"
+    assert tier.match("axy") == "Error"
