@@ -14,7 +14,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
 from app.api.routes import classify, health
-from app.limits import BodyLimitMiddleware
 from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
@@ -50,8 +49,8 @@ def create_app(
         summary="Tags every log line with a category: regex rules, MiniLM embeddings, an LLM.",
         version=package_version(),
         lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,  # 413 by Content-Length or while streaming
     )
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(classify.router, prefix=API_PREFIX)
