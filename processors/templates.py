@@ -41,14 +41,22 @@ _DATE = re.compile(
 )
 # A token containing a digit, a slash, a dot or a backslash, starting at a token boundary.
 _TOKEN = re.compile(rf"(?<![^{_DELIMS}])[^{_DELIMS}]*?[\d/.\\][^{_DELIMS}]*+")
-_IDENTITY_VALUE = re.compile(
-    r"(?i)\b((?:r|e|s)?(?:user(?:name)?|login|logname|account|email|host(?:name)?)"
-    r"(?:=|:\s?))(?=[^\s<])[^\s,;()\[\]{}<>\"'&|]++"
+# Values that name a person or a machine are variables whatever they look like.
+_USER_VALUE = re.compile(
+    r"(?i)\b((?:r|e|s)?(?:user(?:name)?|login|logname|account|uid)(?:=|:\s?))"
+    rf"(?=[^\s<])[^{_DELIMS}]++"
+)
+_HOST_VALUE = re.compile(
+    rf"(?i)\b((?:r|s|d)?(?:host(?:name)?|addr|client|peer|src|dst)(?:=|:\s?))(?=[^\s<])[^{_DELIMS}]++"
 )
 _USER_WORD = re.compile(
     r"(?<=\S )([Uu]ser) (?!<)[^\s,;:()\[\]{}<>\"'=]++"
     r"(?=$| (?:from|by|on|at|to|via|with|for|in)\b| ?[\[(,;:])"
 )
+# An absolute path, with its query string; a leading digit is left to the token rules (/1.2.3.4).
+_PATH = re.compile(r"(?<![^\s\"'(\[=:,])(?:~|\.\.?)?/(?=[^\s\d/])[^\s\"'<>()\[\]{},;]++")
+# A standalone bracket group that is empty or holds one variable is itself one variable.
+_BRACKETED = re.compile(r"(?<!\S)(?:\((?:<[A-Z]+>)?\)|\[(?:<[A-Z]+>)?\])")
 _REPEATS = re.compile(r"(<[A-Z]+>)(?:(?:, ?| )\1)++")
 
 _TYPED = re.compile(
@@ -92,7 +100,10 @@ def mask(message: str) -> str:
     message = _URL.sub("<URL>", message)
     message = _EMAIL.sub("<EMAIL>", message)
     message = _DATE.sub("<TIME>", message)
-    message = _TOKEN.sub(_type_token, message)
-    message = _IDENTITY_VALUE.sub(r"\1<VALUE>", message)
+    message = _PATH.sub("<PATH>", message)
+    message = _USER_VALUE.sub(r"\1<USER>", message)
+    message = _HOST_VALUE.sub(r"\1<HOST>", message)
     message = _USER_WORD.sub(r"\1 <USER>", message)
+    message = _TOKEN.sub(_type_token, message)
+    message = _BRACKETED.sub(lambda m: m.group()[0] + "<VALUE>" + m.group()[-1], message)
     return _REPEATS.sub(r"\1", message)
