@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     )
 
     # -- monitoring (issue: metrics) ------------------------------------------------------
+    metrics_window: int = Field(1_000, ge=1, description="recent timings kept per series")
+    slow_threshold_ms: float = Field(500.0, gt=0, description="p95 above this is 'slow'")
 
     # -- sidecar (issue: sidecar) ---------------------------------------------------------
     forward_url: str | None = None
