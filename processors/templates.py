@@ -50,8 +50,14 @@ _HOST_VALUE = re.compile(
     rf"(?i)\b((?:r|s|d)?(?:host(?:name)?|addr|client|peer|src|dst)(?:=|:\s?))(?=[^\s<])[^{_DELIMS}]++"
 )
 _USER_WORD = re.compile(
-    r"(?<=\S )([Uu]ser) (?!<)[^\s,;:()\[\]{}<>\"'=]++"
+    r"(?<=\S )([Uu]ser) ++(?!<)[^\s,;:()\[\]{}<>\"'=]++"
     r"(?=$| (?:from|by|on|at|to|via|with|for|in)\b| ?[\[(,;:])"
+)
+# "... for root from 10.0.0.5": the word between "for" and an address names the account.
+_USER_BEFORE_ADDRESS = re.compile(r"(?<= for )(?!<)[^\s<>\[\](){}\"'=,;:]++(?= from <(?:IP|HOST)>)")
+# A unit written after a number belongs to it ("512 KB" and "3 B" are one slot).
+_UNIT = re.compile(
+    r"(?<=<NUM>) (?:[KMGTP]i?B|B|bytes?|[mun]s|µs|secs?|seconds?|minutes?|mins?|hours?)\b"
 )
 # An absolute path, with its query string; a leading digit is left to the token rules (/1.2.3.4).
 _PATH = re.compile(r"(?<![^\s\"'(\[=:,])(?:~|\.\.?)?/(?=[^\s\d/])[^\s\"'<>()\[\]{},;]++")
@@ -64,13 +70,27 @@ _TYPED = re.compile(
     rf"|(?P<TIME>\d{{4}}-\d\d-\d\d(?:[T ]{_CLOCK})?(?:Z|[+\-]\d\d:?\d\d)?|{_CLOCK})"
     r"|(?P<IP>/?\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?"
     r"|\[?[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\]?(?::\d{1,5})?)"
-    r"|(?P<NUM>[-+]?\d[\d,]*+(?:\.\d++)?(?:[eE][-+]?\d++)?(?:[A-Za-z%]{1,3})?)"
-    r"|(?P<HEX>0[xX][0-9a-fA-F]++|(?=[a-fA-F]*\d)[0-9a-fA-F]{8,})"
+    # Long hex blobs (hashes, addresses; zero-padded if all digits); 0x literals are numbers.
+    r"|(?P<HEX>(?=[0-9a-fA-F]*[a-fA-F]|0)[0-9a-fA-F]{8,})"
+    r"|(?P<NUM>[-+]?(?:0[xX][0-9a-fA-F]++|\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?:[A-Za-z%]{1,3})?))"
     r"|(?P<HOST>(?:[A-Za-z0-9][A-Za-z0-9\-]*+\.)++[A-Za-z][A-Za-z\-]*+)"
     r"|(?P<PATH>(?:[A-Za-z]:)?[/\\][^/\\]++(?:[/\\][^/\\]*+)*+|[^/\\]++(?:[/\\][^/\\]*+){2,})"
 )
-_ALPHA_HOST = re.compile(r"[a-z][a-z\-]*+(?:\.[a-z][a-z\-]*+){2,}")
+# A digit-free dotted name is a host only under a well-known top-level domain; otherwise it is
+# more likely a config key or a class name (``mapred.task.id``, ``n.leader``) and is kept.
+_ALPHA_HOST = re.compile(
+    r"(?i)[a-z][a-z\-]*+(?:\.[a-z][a-z\-]*+)*?"
+    r"(?:\.(?:com|net|org|edu|gov|mil|int|info|biz|io|local|localdomain|internal|lan|arpa)"
+    r"(?:\.[a-z]{2})?|\.(?:ac|co)\.[a-z]{2})"
+)
+_DOT_LEADERS = re.compile(r"\.{2,}+|(?:[^.]|\.(?!\.))++")
 _NAME_VERSION = re.compile(r"([A-Za-z][\w\-]*+/)\d[\w.\-]*+")
+
+
+def _typed_path(match: re.Match[str]) -> str:
+    path = match.group()
+    core = path.rstrip(".:")
+    return "<PATH>" + path[len(core):]
 
 
 def _type_token(match: re.Match[str]) -> str:
@@ -79,6 +99,9 @@ def _type_token(match: re.Match[str]) -> str:
     tail = token[len(core):]
     if not core:
         return token
+    if ".." in core:  # dot leaders ("depth.......0") separate a word from its value
+        return _DOT_LEADERS.sub(lambda m: m.group() if m.group()[0] == "." else _type_token(m),
+                                core) + tail
     if not any(c.isdigit() for c in core):
         # Digit-free tokens are words unless they are a path or an all-lowercase dotted name.
         if ("/" in core or "\\" in core) and len(core) > 1:
@@ -100,10 +123,12 @@ def mask(message: str) -> str:
     message = _URL.sub("<URL>", message)
     message = _EMAIL.sub("<EMAIL>", message)
     message = _DATE.sub("<TIME>", message)
-    message = _PATH.sub("<PATH>", message)
+    message = _PATH.sub(_typed_path, message)
     message = _USER_VALUE.sub(r"\1<USER>", message)
     message = _HOST_VALUE.sub(r"\1<HOST>", message)
     message = _USER_WORD.sub(r"\1 <USER>", message)
     message = _TOKEN.sub(_type_token, message)
+    message = _USER_BEFORE_ADDRESS.sub("<USER>", message)
     message = _BRACKETED.sub(lambda m: m.group()[0] + "<VALUE>" + m.group()[-1], message)
+    message = _UNIT.sub("<NUM>", message)
     return _REPEATS.sub(r"\1", message)
