@@ -104,9 +104,10 @@ class TemplateCache:
                     found[key] = l1[key]
                 except KeyError:
                     missing.append(key)
-            self._hits += len(found)
+            hits = len(keys) - len(missing)  # per lookup, like misses (keys may repeat)
+            self._hits += hits
             self._misses += len(missing)
-        self.registry.count("cache_hits", len(found), level="l1")
+        self.registry.count("cache_hits", hits, level="l1")
         self.registry.count("cache_misses", len(missing), level="l1")
         if missing and self._l2 is not None:
             promoted = self._l2.get_many(missing)
