@@ -209,9 +209,7 @@ def test_from_settings_is_none_when_caching_is_off(tmp_path):
     from app.settings import Settings
 
     assert TemplateCache.from_settings(Settings(cache_enabled=False)) is None
-    settings = Settings(
-        cache_dir=tmp_path / "c", cache_l1_max_entries=7, cache_l1_ttl_seconds=5.0
-    )
+    settings = Settings(cache_dir=tmp_path / "c", cache_l1_max_entries=7, cache_l1_ttl_seconds=5.0)
     cache = TemplateCache.from_settings(settings, MetricsRegistry())
     assert cache is not None
     stats = cache.stats()
