@@ -39,7 +39,9 @@ def test_counts_from_threads_and_tasks_are_never_lost():
 
     asyncio.run(main())
     snap = registry.snapshot()
-    assert snap.counter("lines_decided", tier="regex") == threads * per_thread + 2 * tasks * per_task
+    assert (
+        snap.counter("lines_decided", tier="regex") == threads * per_thread + 2 * tasks * per_task
+    )
     timer = snap.timer("tier.decide", tier="bert")
     assert timer is not None
     assert timer.calls == threads * per_thread + tasks * per_task
