@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from monitoring import MetricsRegistry
-from processors.breaker import OPEN, CircuitBreaker
+from processors.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from processors.llm_prompt import PROMPT_VERSION, build_request, parse_answer
 from processors.records import Decision
 from processors.taxonomy import Taxonomy
@@ -96,6 +96,10 @@ class LlmTier:
                     keepalive_expiry=60.0,
                 ),
                 transport=transport,
+            )
+        for state in (CLOSED, HALF_OPEN, OPEN):  # one series per state, 1 for the current one
+            self.registry.gauge_callback(
+                "llm_breaker_state", lambda s=state: float(self.breaker.state == s), state=state
             )
         labels = ";".join(f"{lab.name}={lab.description}" for lab in taxonomy.labels)
         ident = "\x1f".join((model, PROMPT_VERSION, labels, structured_output))
