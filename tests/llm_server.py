@@ -1,6 +1,6 @@
 """An OpenAI-compatible chat server for tests and benchmarks, run as a real process.
 
-    python tests/llm_server.py --port 8765 --delay-ms 50 [--api-key KEY]
+    python tests/llm_server.py --port 8765 --delay-ms 50 [--per-line-ms 2] [--api-key KEY]
 
 It answers ``POST {prefix}/v1/chat/completions`` deterministically (keyword → label, within
 the label set the request constrains it to) and behaves like a given server family,
@@ -59,9 +59,10 @@ _LINE = re.compile(r'^\s*(\d+)\.\s+(".*")\s*$')
 class State:
     """What the server was told to do and what it saw; shared by handler threads."""
 
-    def __init__(self, delay_ms: float, api_key: str | None) -> None:
+    def __init__(self, delay_ms: float, api_key: str | None, per_line_ms: float = 0.0) -> None:
         self.lock = threading.Lock()
         self.base_delay_ms = delay_ms
+        self.per_line_ms = per_line_ms
         self.api_key = api_key
         self.reset()
 
@@ -276,6 +277,7 @@ class Handler(BaseHTTPRequestHandler):
         if st.api_key and auth != f"Bearer {st.api_key}":
             self._send(401, {"error": {"message": "Incorrect API key provided"}})
             return
+        delay_ms += st.per_line_ms * len(templates)  # a model writes one label per line
         if step.startswith("slow:"):
             delay_ms = float(step.split(":", 1)[1])
         if delay_ms:
@@ -323,10 +325,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="delay of every answer")
+    parser.add_argument(
+        "--per-line-ms", type=float, default=0.0, help="extra delay per template in a request"
+    )
     parser.add_argument("--api-key", default=None, help="require this bearer token")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args(argv)
-    server = Server((args.host, args.port), State(args.delay_ms, args.api_key), args.verbose)
+    state = State(args.delay_ms, args.api_key, args.per_line_ms)
+    server = Server((args.host, args.port), state, args.verbose)
     print(f"listening on http://{args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.1)
