@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import fastapi.routing
-from cachetools import LRUCache
 from starlette.routing import Mount, compile_path, get_route_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -37,11 +36,14 @@ class RouteTemplates:
         for template in _templates(routes):
             regex, _, _ = compile_path(template)
             self.patterns.append((regex, template))
-        self._memo: LRUCache[str, str] = LRUCache(memo_size)
+        self._memo: dict[str, str] = {}
+        self._memo_size = memo_size
 
     def resolve(self, path: str) -> str:
         found = self._memo.get(path)
         if found is None:
+            if len(self._memo) >= self._memo_size:  # bounded: random paths cannot grow it
+                self._memo.clear()
             found = self._memo[path] = self._match(path)
         return found
 

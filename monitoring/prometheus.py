@@ -77,7 +77,7 @@ class RegistryCollector:
         self.registry = registry
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.registry.snapshot()
+        snap = self.registry.snapshot(windows=False)  # histograms need no window
         families: dict[str, Metric] = {}
 
         def add(family: Metric) -> None:

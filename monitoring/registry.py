@@ -102,10 +102,12 @@ class MetricsRegistry:
 
     # -- reading ------------------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, *, windows: bool = True) -> Snapshot:
+        """Everything, copied under the lock; ``windows=False`` leaves the timers' recent
+        windows out (no percentiles), which keeps the lock time short for exporters."""
         with self._lock:
             counters = dict(self._counters)
-            timers = {key: timer.freeze() for key, timer in self._timers.items()}
+            timers = {key: timer.freeze(windows) for key, timer in self._timers.items()}
             gauges = dict(self._gauges)
             callbacks = list(self._gauge_callbacks.items())
             reset_at = self.reset_at

@@ -47,7 +47,8 @@ class Timer:
         self.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
         self.recent.append(seconds)
 
-    def freeze(self) -> TimerStats:
+    def freeze(self, recent: bool = True) -> TimerStats:
+        """An immutable copy; ``recent=False`` skips copying the window (no percentiles)."""
         return TimerStats(
             calls=self.calls,
             errors=self.errors,
@@ -55,7 +56,7 @@ class Timer:
             min=self.min if self.calls else 0.0,
             max=self.max,
             buckets=tuple(self.buckets),
-            recent=tuple(self.recent),
+            recent=tuple(self.recent) if recent else (),
         )
 
 
