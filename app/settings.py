@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     # -- sidecar (issue: sidecar) ---------------------------------------------------------
     forward_url: str | None = None
     forward_format: Literal["same", "ndjson", "json_array", "otlp"] = "same"
+    ingest_message_keys: str = Field(
+        "message,log,MESSAGE,msg", description="dotted keys, comma-separated, first found wins"
+    )
+    ingest_source_keys: str = Field(
+        "program,service,kubernetes.container_name,source", description="dotted keys, likewise"
+    )
+    ingest_default_source: str = Field("default", description="source of events without one")
+    ingest_enrich_key: str = Field("log_class", min_length=1, description="key added to events")
+    ingest_deadline_seconds: float = Field(
+        8.0, gt=0, description="classify + forward, all retries; under shippers' timeouts"
+    )
+    forward_timeout_seconds: float = Field(3.0, gt=0, description="one forward attempt")
+    forward_retries: int = Field(2, ge=0, description="retries after the first attempt")
+    forward_retry_backoff_seconds: float = Field(0.2, ge=0, description="first delay (x2)")
+    forward_max_connections: int = Field(8, ge=1, description="pooled connections downstream")
+    forward_retry_after_seconds: int = Field(2, ge=1, description="Retry-After on our 503s")
 
     # admin
     admin_token: SecretStr | None = Field(None, repr=False)

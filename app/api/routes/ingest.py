@@ -1,0 +1,89 @@
+"""Sidecar ingest: a shipper's batch of events in, each event enriched with its verdict."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+
+from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
+from app.schemas import ErrorResponse
+from app.sidecar import events as ev
+from app.sidecar.delivery import ForwarderDep, check_limits, deliver, read_body
+from app.sidecar.render import Enriched, render
+from processors.records import Verdict
+
+router = APIRouter(tags=["sidecar"])
+
+_EXAMPLE_EVENT = {"program": "app", "message": "Multiple failed login attempts for user admin"}
+_BODY = {
+    "required": True,
+    "description": "A JSON array of events, NDJSON, one JSON object, or plain text (one event "
+    "per line). `Content-Encoding: gzip` and chunked bodies are accepted.",
+    "content": {
+        "application/json": {
+            "schema": {"type": "array", "items": {"type": "object"}},
+            "example": [_EXAMPLE_EVENT],
+        },
+        "application/x-ndjson": {"schema": {"type": "string"}},
+        "text/plain": {"schema": {"type": "string"}},
+    },
+}
+_ENRICHED = {
+    "description": "Forwarding on: `{accepted, forwarded}` once the target took the batch. "
+    "Forwarding off: the enriched events, framed as they came (plain text comes back as NDJSON).",
+    "content": {"application/json": {}, "application/x-ndjson": {}},
+}
+
+
+@router.post(
+    "/ingest",
+    summary="Ingest a shipper batch (sidecar)",
+    description="Reads each event's message and source from configurable keys, adds "
+    "`log_class: {label, confidence, tier, template, reason}`, and forwards the batch to "
+    "`LOGCLASS_FORWARD_URL` in the same framing. 2xx only after the target accepted it; "
+    "503 with `Retry-After` while it is down or slow, so shippers retry. Events without a "
+    "message are passed through with reason `no_message`, never dropped.",
+    openapi_extra={"requestBody": _BODY},
+    responses={
+        200: _ENRICHED,
+        400: {"model": ErrorResponse, "description": "the body claims JSON and is not"},
+        413: {"model": ErrorResponse, "description": "body, events or message over a limit"},
+        415: {"model": ErrorResponse, "description": "an unsupported Content-Encoding"},
+        502: {"model": ErrorResponse, "description": "the forward target refused the batch"},
+        503: {"model": ErrorResponse, "description": "target down or slow: retry after"},
+    },
+)
+async def ingest(
+    request: Request,
+    classifier: ClassifierDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    forwarder: ForwarderDep,
+) -> Response:
+    body = await read_body(request, settings.max_body_bytes)
+    try:
+        batch = ev.parse_events(body, request.headers.get("content-type"))
+    except ev.MalformedBatch as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    fields = ev.EventFields.from_settings(settings)
+    positions, records = ev.records_of(batch.events, fields)
+    check_limits(len(batch.events), records, settings)
+
+    def apply(verdicts: list[Verdict]) -> Enriched:
+        ev.enrich(batch.events, fields, positions, verdicts)
+        return Enriched(batch.framing, batch.events)
+
+    enriched = await deliver(
+        records,
+        apply,
+        classifier=classifier,
+        forwarder=forwarder,
+        registry=registry,
+        deadline=settings.ingest_deadline_seconds,
+        retry_after=settings.forward_retry_after_seconds,
+    )
+    if forwarder.enabled:
+        return Response(
+            f'{{"accepted":{len(batch.events)},"forwarded":true}}', media_type="application/json"
+        )
+    content, media_type = render(enriched, "same", fields)
+    return Response(content, media_type=media_type)

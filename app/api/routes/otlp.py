@@ -1,0 +1,81 @@
+"""OTLP/HTTP logs receiver: classify each log record, add ``log.class.*`` attributes, forward."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response, status
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+
+from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
+from app.schemas import ErrorResponse
+from app.sidecar import otlp
+from app.sidecar.delivery import ForwarderDep, check_limits, deliver, read_body
+from app.sidecar.events import EventFields, MalformedBatch
+from app.sidecar.render import Enriched
+from processors.records import Verdict
+
+router = APIRouter(tags=["sidecar"])
+
+_BODY = {
+    "required": True,
+    "description": "An `ExportLogsServiceRequest`, as protobuf or OTLP/JSON; gzip accepted.",
+    "content": {
+        "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+        "application/json": {"schema": {"type": "object"}},
+    },
+}
+
+
+@router.post(
+    "/v1/logs",
+    summary="OTLP/HTTP logs receiver (sidecar)",
+    description="Point an OpenTelemetry exporter (`otlphttp`, SDK OTLP/HTTP log exporters) "
+    "here. Each record gains `log.class.label`, `log.class.confidence`, `log.class.tier`, "
+    "`log.class.template` attributes; the request is forwarded to `LOGCLASS_FORWARD_URL`. "
+    "The reply is an `ExportLogsServiceResponse` in the request's encoding; 503 with "
+    "`Retry-After` while the target is down (OTLP exporters retry it).",
+    openapi_extra={"requestBody": _BODY},
+    responses={
+        200: {
+            "description": "ExportLogsServiceResponse",
+            "content": {"application/x-protobuf": {}, "application/json": {}},
+        },
+        400: {"model": ErrorResponse, "description": "not an ExportLogsServiceRequest"},
+        413: {"model": ErrorResponse, "description": "body or record count over a limit"},
+        415: {"model": ErrorResponse, "description": "not protobuf or JSON, or unknown encoding"},
+        502: {"model": ErrorResponse, "description": "the forward target refused the batch"},
+        503: {"model": ErrorResponse, "description": "target down or slow: retry after"},
+    },
+)
+async def export_logs(
+    request: Request,
+    classifier: ClassifierDep,
+    settings: SettingsDep,
+    registry: RegistryDep,
+    forwarder: ForwarderDep,
+) -> Response:
+    body = await read_body(request, settings.max_body_bytes)
+    try:
+        message, encoding = otlp.decode_request(body, request.headers.get("content-type"))
+    except otlp.UnsupportedMediaType as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
+    except MalformedBatch as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    fields = EventFields.from_settings(settings)
+    every, classified, records = otlp.records_of(message, fields)
+    check_limits(len(every), records, settings)
+
+    def apply(verdicts: list[Verdict]) -> Enriched:
+        otlp.enrich(every, classified, verdicts)
+        return Enriched("otlp", request=message, encoding=encoding)
+
+    await deliver(
+        records,
+        apply,
+        classifier=classifier,
+        forwarder=forwarder,
+        registry=registry,
+        deadline=settings.ingest_deadline_seconds,
+        retry_after=settings.forward_retry_after_seconds,
+    )
+    reply = otlp.encode(ExportLogsServiceResponse(), encoding)
+    return Response(reply, media_type=otlp.media_type(encoding))

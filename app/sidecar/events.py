@@ -1,0 +1,240 @@
+"""Shipper batches of events: recognise the framing, find message and source, enrich.
+
+Framings: a JSON array of objects (``json_array``), NDJSON or concatenated objects
+(``ndjson``), one JSON object (``object``), and plain text, one event per line (``text``).
+The body decides, not the Content-Type, which shippers often get wrong; a body is only
+refused as malformed when it claims JSON and is not.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from processors.records import LogRecord, Verdict
+
+__all__ = ["Framing", "EventBatch", "EventFields", "MalformedBatch", "parse_events", "lookup"]
+
+Framing = Literal["json_array", "ndjson", "object", "text"]
+NO_MESSAGE = "no_message"
+
+_decoder = json.JSONDecoder()
+_SPACE = re.compile(r"[ \t\r\n]*")
+_JSON_TYPES = ("json", "ndjson", "jsonl", "json-seq")
+
+
+class MalformedBatch(ValueError):
+    """The body claims JSON and is not; the message says where (400)."""
+
+
+@dataclass(slots=True)
+class EventBatch:
+    """Events as they came (every field kept), and how they were framed."""
+
+    framing: Framing
+    events: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class EventFields:
+    """Where the message and the source are read from, and where the verdict goes."""
+
+    message_keys: tuple[str, ...] = ("message", "log", "MESSAGE", "msg")
+    source_keys: tuple[str, ...] = ("program", "service", "kubernetes.container_name", "source")
+    default_source: str = "default"
+    enrich_key: str = "log_class"
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EventFields:
+        return cls(
+            message_keys=_split(settings.ingest_message_keys),
+            source_keys=_split(settings.ingest_source_keys),
+            default_source=settings.ingest_default_source,
+            enrich_key=settings.ingest_enrich_key,
+        )
+
+    def message_field(self, event: dict[str, Any]) -> tuple[str, str] | None:
+        """The first message key that holds text (or a number), and that text."""
+        return _first_text(event, self.message_keys)
+
+    def message_of(self, event: dict[str, Any]) -> str | None:
+        found = _first_text(event, self.message_keys)
+        return found[1] if found else None
+
+    def source_of(self, event: dict[str, Any]) -> str:
+        found = _first_text(event, self.source_keys)
+        return found[1] if found else self.default_source
+
+
+def parse_events(body: bytes, content_type: str | None) -> EventBatch:
+    """The events of a body; raises MalformedBatch only for a body that claims JSON.
+
+    A body claims JSON when its Content-Type says JSON, or when it starts like JSON and
+    its first line parses; otherwise it is plain text, one event per non-blank line.
+    """
+    text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
+    start = _SPACE.match(text).end()  # type: ignore[union-attr]  # always matches
+    if start == len(text):
+        return EventBatch("text", [])
+    says_json = any(t in (content_type or "").lower() for t in _JSON_TYPES)
+    if text[start] == "[":
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if says_json:
+                raise MalformedBatch(f"body is not a JSON array: {_where(exc)}") from exc
+        else:
+            if isinstance(value, list):
+                return EventBatch(
+                    "json_array", [_event(v, i + 1, "item") for i, v in enumerate(value)]
+                )
+    elif text[start] == "{":
+        try:
+            values = _concatenated(text, start)
+        except MalformedBatch:
+            if says_json or _first_line_parses(text, start):
+                raise
+        else:
+            if len(values) == 1 and "\n" in text[start:].rstrip():
+                return EventBatch("object", [_event(values[0], 1, "object")])  # pretty-printed
+            events = [_event(v, i + 1, "line") for i, v in enumerate(values)]
+            framing: Framing = (
+                "object" if len(values) == 1 and not _is_ndjson(content_type) else "ndjson"
+            )
+            return EventBatch(framing, events)
+    elif says_json and "ndjson" not in (content_type or "").lower():
+        _ensure_not_json_scalar(text)
+    lines = [line for line in text.splitlines() if line.strip()]
+    return EventBatch("text", [{"message": line} for line in lines])
+
+
+def enrich(
+    events: list[dict[str, Any]],
+    fields: EventFields,
+    classify_records: Iterable[int],
+    verdicts: Sequence[Verdict],
+) -> None:
+    """Adds ``fields.enrich_key`` to every event: its verdict, or ``no_message``."""
+    decided = dict(zip(classify_records, verdicts, strict=True))
+    for i, event in enumerate(events):
+        verdict = decided.get(i)
+        event[fields.enrich_key] = (
+            verdict_fields(verdict)
+            if verdict
+            else {
+                "label": "Unclassified",
+                "confidence": None,
+                "tier": "none",
+                "template": None,
+                "reason": NO_MESSAGE,
+            }
+        )
+
+
+def records_of(
+    events: Sequence[dict[str, Any]], fields: EventFields
+) -> tuple[list[int], list[LogRecord]]:
+    """The events that carry a message (their positions) and their records, in order."""
+    positions: list[int] = []
+    records: list[LogRecord] = []
+    for i, event in enumerate(events):
+        message = fields.message_of(event)
+        if message is not None:
+            positions.append(i)
+            records.append(LogRecord(fields.source_of(event), message))
+    return positions, records
+
+
+def verdict_fields(verdict: Verdict) -> dict[str, Any]:
+    return {
+        "label": verdict.label,
+        "confidence": verdict.confidence,
+        "tier": verdict.tier,
+        "template": verdict.template,
+        "reason": verdict.reason,
+    }
+
+
+def lookup(event: dict[str, Any], key: str) -> Any:
+    """``event[key]``, else the dotted path (``kubernetes.container_name``); None if absent."""
+    if key in event:
+        return event[key]
+    node: Any = event
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _first_text(event: dict[str, Any], keys: Sequence[str]) -> tuple[str, str] | None:
+    for key in keys:
+        value = lookup(event, key)
+        if isinstance(value, str) and value:
+            return key, value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return key, str(value)
+    return None
+
+
+def _concatenated(text: str, pos: int) -> list[Any]:
+    """Every JSON value in ``text``: NDJSON, blank lines and ``{..}{..}`` streams alike."""
+    values: list[Any] = []
+    end = len(text)
+    while pos < end:
+        try:
+            value, pos = _decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            line = text.count("\n", 0, exc.pos) + 1
+            raise MalformedBatch(f"NDJSON line {line} is not JSON: {exc.msg}") from exc
+        values.append(value)
+        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
+    return values
+
+
+def _first_line_parses(text: str, start: int) -> bool:
+    first = text[start:].split("\n", 1)[0]
+    try:
+        json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return True
+
+
+def _ensure_not_json_scalar(text: str) -> None:
+    """A JSON content type with a body that is JSON but not events (a number, a string)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return  # not JSON at all: plain lines, whatever the Content-Type says
+    if not isinstance(value, str):
+        raise MalformedBatch(f"body is a JSON {_kind(value)}, not an event or a batch of events")
+
+
+def _event(value: Any, n: int, what: str) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str):
+        return {"message": value}
+    raise MalformedBatch(f"{what} {n} is a JSON {_kind(value)}, not an event object")
+
+
+def _kind(value: Any) -> str:
+    return {bool: "boolean", int: "number", float: "number", list: "array"}.get(
+        type(value), "null" if value is None else type(value).__name__
+    )
+
+
+def _is_ndjson(content_type: str | None) -> bool:
+    return any(t in (content_type or "").lower() for t in ("ndjson", "jsonl", "json-seq"))
+
+
+def _where(exc: json.JSONDecodeError) -> str:
+    return f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+
+
+def _split(keys: str) -> tuple[str, ...]:
+    return tuple(k.strip() for k in keys.split(",") if k.strip())

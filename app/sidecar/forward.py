@@ -1,0 +1,162 @@
+"""Sends enriched batches downstream: an HTTP endpoint over one pooled client, or stdout.
+
+``send`` returns only once the target accepted the batch (2xx), so the caller can answer
+its shipper 2xx and get at-least-once delivery. Transient faults (connection refused,
+timeouts, 408/429/5xx) are retried with backoff and end in :class:`ForwardUnavailable`;
+a permanent refusal (other 4xx, 3xx) ends in :class:`ForwardRejected` at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from typing import IO, Any
+
+import httpx
+
+from app.sidecar.events import EventFields
+from app.sidecar.render import Enriched, ForwardFormat, events_of, ndjson, render
+from monitoring import MetricsRegistry
+
+__all__ = ["Forwarder", "ForwardUnavailable", "ForwardRejected", "STDOUT"]
+
+log = logging.getLogger(__name__)
+STDOUT = "stdout"
+_TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
+_MAX_DOWNSTREAM_RETRY_AFTER = 5.0
+
+
+class ForwardUnavailable(Exception):
+    """The target is down, slow or overloaded; the shipper should retry (503)."""
+
+
+class ForwardRejected(Exception):
+    """The target refused the batch for good (a 4xx other than 408/429); retrying won't help."""
+
+
+class Forwarder:
+    """Where enriched batches go; ``enabled`` is False when ``LOGCLASS_FORWARD_URL`` is unset.
+
+    Open it in the lifespan (``from_settings``) and close it there (``aclose``); one
+    instance is shared by all requests and is safe to use concurrently.
+    """
+
+    def __init__(
+        self,
+        target: str | None,
+        fields: EventFields,
+        fmt: ForwardFormat = "same",
+        *,
+        timeout: float = 3.0,
+        retries: int = 2,
+        backoff: float = 0.2,
+        max_connections: int = 8,
+        registry: MetricsRegistry | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        stdout: IO[bytes] | None = None,
+    ) -> None:
+        self.target = target or None
+        self.fields = fields
+        self.format: ForwardFormat = fmt
+        self.retries = retries
+        self.backoff = backoff
+        self.registry = registry or MetricsRegistry()
+        self._stdout = stdout
+        self._stdout_lock = asyncio.Lock()
+        self._client: httpx.AsyncClient | None = None
+        if self.target and self.target != STDOUT:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout),
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                ),
+                transport=transport,
+                headers={"User-Agent": "logclass-sidecar"},
+            )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, registry: MetricsRegistry | None = None, **kwargs: Any
+    ) -> Forwarder:
+        return cls(
+            settings.forward_url,
+            EventFields.from_settings(settings),
+            settings.forward_format,
+            timeout=settings.forward_timeout_seconds,
+            retries=settings.forward_retries,
+            backoff=settings.forward_retry_backoff_seconds,
+            max_connections=settings.forward_max_connections,
+            registry=registry,
+            **kwargs,
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.target is not None
+
+    async def send(self, batch: Enriched) -> None:
+        """Delivers ``batch``; returns once accepted, else raises one of the two errors."""
+        if self.target is None:
+            return
+        started = time.perf_counter()
+        failed = True
+        try:
+            if self.target == STDOUT:
+                await self._write_stdout(ndjson(events_of(batch, self.fields)))
+            else:
+                body, content_type = render(batch, self.format, self.fields)
+                await self._post(body, content_type)
+            failed = False
+        finally:
+            self.registry.observe("sidecar.forward", time.perf_counter() - started, failed)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _post(self, body: bytes, content_type: str) -> None:
+        assert self._client is not None and self.target is not None
+        headers = {"Content-Type": content_type}
+        problem, delay = "", 0.0
+        for attempt in range(self.retries + 1):
+            if attempt:
+                await asyncio.sleep(delay)
+            delay = self.backoff * 2**attempt
+            try:
+                response = await self._client.post(self.target, content=body, headers=headers)
+            except httpx.TransportError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                continue
+            if response.is_success:
+                return
+            problem = f"HTTP {response.status_code}"
+            if response.status_code not in _TRANSIENT:
+                raise ForwardRejected(
+                    f"forward target answered {response.status_code}: {response.text[:200]}"
+                )
+            delay = max(delay, _retry_after(response))
+        self.registry.count("sidecar_forward_unavailable")
+        log.warning("forward to %s failed after %d attempts: %s", self.target, attempt + 1, problem)
+        raise ForwardUnavailable(f"forward target unavailable ({problem})")
+
+    async def _write_stdout(self, data: bytes) -> None:
+        stream = self._stdout or sys.stdout.buffer
+        async with self._stdout_lock:  # whole batches, never interleaved
+            try:
+                await asyncio.to_thread(_write_flush, stream, data)
+            except OSError as exc:  # a closed pipe: whoever reads stdout is gone
+                raise ForwardUnavailable(f"cannot write to stdout: {exc}") from exc
+
+
+def _write_flush(stream: IO[bytes], data: bytes) -> None:
+    stream.write(data)
+    stream.flush()
+
+
+def _retry_after(response: httpx.Response) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", 0)), _MAX_DOWNSTREAM_RETRY_AFTER)
+    except ValueError:  # an HTTP date: fall back to our own backoff
+        return 0.0
