@@ -48,8 +48,9 @@ _DATE = re.compile(
     rf"{_MON}\s++\d{{1,2}},?\s++(?:\d{{4}}\s++)?{_CLOCK}(?:\s++\d{{4}}(?!\d))?"
 )
 _DAY_BEFORE_TIME = re.compile(rf"{_DAY}<TIME>")
+_CLOCK_HINT = re.compile(r":\d\d")
 # An absolute path, with its query string; a leading digit is left to the token rules (/1.2.3.4).
-_PATH = re.compile(r"(?<![^\s\"'(\[=:,])(?:~|\.\.?)?/(?=[^\s\d/])[^\s\"'<>()\[\]{},;]++")
+_PATH = re.compile(r"/(?<![^\s\"'(\[=:,]/)(?=[^\s\d/])[^\s\"'<>()\[\]{},;]++")
 # key=value; the callback masks the value when the key names an account or a machine.
 _KEY_VALUE = re.compile(rf"(?<![\w.\-])([A-Za-z][\w.\-]*+)=(?=[^\s<])[^{_D}]++")
 _KEY_PART = re.compile(r"[_.\-]")
@@ -62,22 +63,30 @@ _USER_WORD = re.compile(
     r"[Uu]ser(?<=\S [Uu]ser) ++(?!<)[^\s,;:()\[\]{}<>\"'=]++"
     r"(?=$| (?:from|by|on|at|to|via|with|for|in)\b| ?[\[(,;:])"
 )
-# A token that holds a digit (group d), or a digit-free one with a slash, dot or backslash (w).
-_TOKEN = re.compile(
-    rf"(?<![^{_D}])(?:(?P<w>[^{_D}\d/.\\]*+[/.\\][^{_D}\d]*+)(?![^{_D}])|(?P<d>[^{_D}\d]*+\d[^{_D}]*+))"
+# A delimiter, then a token that holds a digit (group 1 set), or a slash, a backslash or an
+# inner dot. Starting with the delimiter lets the engine skip ahead fast (mask() prefixes a
+# space so that the first token has one).
+_TOKEN = re.compile(rf"[{_D}][^{_D}\d/.\\]*+(?:(\d)|[/\\]|\.(?=[^{_D}]))[^{_D}]*+")
+_DIGIT = re.compile(r"\d")
+# Token shapes, tried in _type_core after cheap character checks pick the few that can apply.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TIME = re.compile(
+    rf"\d{{4}}-\d\d-\d\d(?:[T ]{_CLOCK})?(?:Z|[+\-]\d\d:?\d\d)?|{_CLOCK}"
+    rf"|\d{{1,2}}/{_MON}/\d{{4}}(?::{_CLOCK})?"
 )
-_TYPED = re.compile(
-    r"(?P<UUID>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
-    rf"|(?P<TIME>\d{{4}}-\d\d-\d\d(?:[T ]{_CLOCK})?(?:Z|[+\-]\d\d:?\d\d)?|{_CLOCK}"
-    rf"|\d{{1,2}}/{_MON}/\d{{4}}(?::{_CLOCK})?)"
-    r"|(?P<IP>/?\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?"
-    r"|\[?[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\]?(?::\d{1,5})?)"
-    # Long hex blobs (hashes, addresses; zero-padded if all digits); 0x literals are numbers.
-    r"|(?P<HEX>(?=[0-9a-fA-F]*[a-fA-F]|0)[0-9a-fA-F]{8,})"
-    r"|(?P<NUM>[-+]?(?:0[xX][0-9a-fA-F]++|\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?:[A-Za-z%]{1,3})?))"
-    r"|(?P<VERSION>[A-Za-z][\w\-]*+/)\d[\w.\-]*+"
-    r"|(?P<HOST>(?:[A-Za-z0-9][A-Za-z0-9\-]*+\.)++[A-Za-z][A-Za-z\-]*+)"
-    r"|(?P<PATH>(?:[A-Za-z]:)?[/\\][^/\\]++(?:[/\\][^/\\]*+)*+|[^/\\]++(?:[/\\][^/\\]*+){2,})"
+_IP = re.compile(
+    r"/?\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?"
+    r"|\[?[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}\]?(?::\d{1,5})?"
+)
+# Long hex blobs (hashes, addresses; zero-padded if all digits); 0x literals are numbers.
+_HEX = re.compile(r"(?=[0-9a-fA-F]*[a-fA-F]|0)[0-9a-fA-F]{8,}")
+_NUM = re.compile(
+    r"[-+]?(?:0[xX][0-9a-fA-F]++|\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?:[A-Za-z%]{1,3})?)"
+)
+_VERSION = re.compile(r"([A-Za-z][\w\-]*+/)\d[\w.\-]*+")
+_HOST = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9\-]*+\.)++[A-Za-z][A-Za-z\-]*+")
+_PATH_TOKEN = re.compile(
+    r"(?:[A-Za-z]:|~|\.\.?)?[/\\][^/\\]++(?:[/\\][^/\\]*+)*+|[^/\\]++(?:[/\\][^/\\]*+){2,}"
 )
 # A digit-free dotted name is a host only under a well-known top-level domain; otherwise it is
 # more likely a config key or a class name (``mapred.task.id``, ``n.leader``) and is kept.
@@ -89,7 +98,9 @@ _WORD_HOST = re.compile(
 _DOT_LEADERS = re.compile(r"\.{2,}+|(?:[^.]|\.(?!\.))++")
 # "Failed password for root from <IP>": the word between "for" and an address is an account.
 _USER_BEFORE_ADDRESS = re.compile(r" for (?!<)[^\s<>\[\](){}\"'=,;:]++ from <(IP|HOST)>")
-_UNIT = re.compile(r"<NUM> (?:[KMGTP]i?B|B|bytes?|[mun]s|µs|secs?|seconds?|minutes?|mins?|hours?)\b")
+_UNIT = re.compile(
+    r"<NUM> (?:[KMGTP]i?B|B|bytes?|[mun]s|µs|secs?|seconds?|minutes?|mins?|hours?)\b"
+)
 _PAREN_VALUE = re.compile(r"\((?<!\S.)(?:<[A-Z]+>)?\)")
 _REPEATS = re.compile(r"(<[A-Z]+>)(?:(?:, ?| )\1)++")
 
@@ -111,30 +122,61 @@ def _key_value(match: re.Match[str]) -> str:
 
 
 def _token(match: re.Match[str]) -> str:
-    token = match.group()
-    core = token.rstrip(".:")
-    tail = token[len(core):]
-    if match.lastgroup == "w":  # digit-free: a path or a host name, else a word
-        if len(core) > 1 and ("/" in core or "\\" in core):
-            typed = _TYPED.fullmatch(core)
-            if typed is not None and typed.lastgroup == "PATH":
-                return "<PATH>" + tail
+    lead_token = match.group()
+    lead, token = lead_token[0], lead_token[1:]
+    if token.isdecimal():  # the common case first: a plain integer
+        return lead + ("<HEX>" if len(token) >= 8 and token[0] == "0" else "<NUM>")
+    core, tail = token, ""
+    if token[-1] in ".:":
+        core = token.rstrip(".:")
+        tail = token[len(core):]
+    if match.group(1) is None and _DIGIT.search(core) is None:
+        # Digit-free: a path or a host name, else a word.
+        if "/" in core or "\\" in core:
+            if _PATH_TOKEN.fullmatch(core):
+                return lead + "<PATH>" + tail
         elif _WORD_HOST.fullmatch(core):
-            return "<HOST>" + tail
-        return token
+            return lead + "<HOST>" + tail
+        return lead_token
+    return lead + _type_core(core) + tail
+
+
+def _type_core(core: str) -> str:
+    """The placeholder for a token that holds a digit."""
     if ".." in core:  # dot leaders ("depth.......0") separate a word from its value
-        return _DOT_LEADERS.sub(_leader_piece, core) + tail
-    typed = _TYPED.fullmatch(core)
-    if typed is None:
-        return "<ID>" + tail
-    if typed.lastgroup == "VERSION":  # HTTP/1.1, curl/8.5.0: the name is part of the event
-        return typed.group("VERSION") + "<NUM>" + tail
-    return f"<{typed.lastgroup}>{tail}"
+        return _DOT_LEADERS.sub(_leader_piece, core)
+    if "/" in core or "\\" in core:
+        if _IP.fullmatch(core):
+            return "<IP>"
+        version = _VERSION.fullmatch(core)
+        if version is not None:  # HTTP/1.1, curl/8.5.0: the name is part of the event
+            return version.group(1) + "<NUM>"
+        if _TIME.fullmatch(core):
+            return "<TIME>"
+        return "<PATH>" if _PATH_TOKEN.fullmatch(core) else "<ID>"
+    if ":" in core:
+        if _TIME.fullmatch(core):
+            return "<TIME>"
+        return "<IP>" if _IP.fullmatch(core) else "<ID>"
+    if "." in core:
+        if _IP.fullmatch(core):
+            return "<IP>"
+        if _NUM.fullmatch(core):
+            return "<NUM>"
+        return "<HOST>" if _HOST.fullmatch(core) else "<ID>"
+    if "-" in core:
+        if _UUID.fullmatch(core):
+            return "<UUID>"
+        if _TIME.fullmatch(core):
+            return "<TIME>"
+    if _HEX.fullmatch(core):
+        return "<HEX>"
+    return "<NUM>" if _NUM.fullmatch(core) else "<ID>"
 
 
 def _leader_piece(match: re.Match[str]) -> str:
     piece = match.group()
-    return piece if piece[0] == "." else _TOKEN.sub(_token, piece)
+    return piece if piece[0] == "." or _DIGIT.search(piece) is None else _type_core(piece)
 
 
 def mask(message: str) -> str:
@@ -143,16 +185,17 @@ def mask(message: str) -> str:
         message = _URL.sub("<URL>", message)
     if "@" in message:
         message = _EMAIL.sub("<EMAIL>", message)
-    message = _DATE.sub("<TIME>", message)
-    if "<TIME>" in message:
-        message = _DAY_BEFORE_TIME.sub("<TIME>", message)
+    if _CLOCK_HINT.search(message) is not None:
+        message = _DATE.sub("<TIME>", message)
+        if "<TIME>" in message:
+            message = _DAY_BEFORE_TIME.sub("<TIME>", message)
     if "/" in message:
         message = _PATH.sub(_path, message)
     if "=" in message:
         message = _KEY_VALUE.sub(_key_value, message)
     if "ser " in message:
         message = _USER_WORD.sub(lambda m: m.group()[:4] + " <USER>", message)
-    message = _TOKEN.sub(_token, message)
+    message = _TOKEN.sub(_token, " " + message)[1:]
     if " from <" in message:
         message = _USER_BEFORE_ADDRESS.sub(r" for <USER> from <\1>", message)
     if "<NUM> " in message:
