@@ -131,8 +131,10 @@ async def test_constraint_the_server_drops_is_caught_as_unparseable(llm, make_ti
 
 async def test_server_rejecting_the_request_is_not_retried(llm, make_tier) -> None:
     tier = make_tier(llm.url("openai"), structured_output="choice", max_retries=3)
-    assert labels(await tier.decide(TEMPLATES[:2])) == ["llm_unavailable"] * 2
+    assert labels(await tier.decide(TEMPLATES[:1])) == ["llm_unavailable"]
     assert llm.stats()["calls"] == 1
+    assert labels(await tier.decide(TEMPLATES[:2])) == ["llm_unavailable"] * 2
+    assert llm.stats()["calls"] == 1 + 3  # the refused batch, then each line once
     assert "HTTP 400" in tier.health()["last_error"]
 
 
@@ -205,6 +207,14 @@ async def test_short_batch_falls_back_to_one_call_per_line(llm, make_tier) -> No
     tier = make_tier(llm.url())
     assert labels(await tier.decide(TEMPLATES)) == EXPECTED
     assert llm.stats()["calls"] == 1 + len(TEMPLATES)
+
+
+async def test_batch_the_server_refuses_is_retried_line_by_line(llm, make_tier) -> None:
+    llm.script("400")  # e.g. a server that rejects the batch schema or its size
+    tier = make_tier(llm.url())
+    assert labels(await tier.decide(TEMPLATES[:3])) == EXPECTED[:3]
+    assert [r["n"] for r in llm.stats()["requests"]] == [3, 1, 1, 1]
+    assert tier.health()["breaker"] == "closed"
 
 
 async def test_wrong_label_is_never_trusted_and_is_counted(llm, make_tier) -> None:
@@ -306,4 +316,6 @@ async def test_api_key_is_sent_as_bearer_and_never_shown(make_tier) -> None:
         bad = make_tier(keyed.url(), api_key="sk-wrong", max_retries=3)
         assert labels(await bad.decide(TEMPLATES[:1])) == ["llm_unavailable"]
         assert keyed.stats()["calls"] == 2  # a 401 is not retried
-        assert "HTTP 401" in bad.health()["last_error"]
+        health = bad.health()
+        assert "HTTP 401" in health["last_error"]
+        assert (health["status"], health["breaker"]) == ("degraded", "closed")

@@ -50,7 +50,8 @@ async def test_from_settings_reads_the_llm_section_and_keeps_the_key_secret() ->
             "qwen2.5:0.5b",
             "ollama",
         )
-        assert (tier.batch_size, tier.max_retries, tier.breaker.failures) == (7, 0, 2)
+        assert tier.client is not None
+        assert (tier.batch_size, tier.client.max_retries, tier.breaker.failures) == (7, 0, 2)
         assert "sk-live-abc" not in repr(settings) + repr(tier.health())
         assert tier.health()["status"] == "ok" and tier.health()["configured"] is True
     finally:
