@@ -73,6 +73,8 @@ def _templates(routes: list[Any]) -> Iterator[str]:
 class HttpMetricsMiddleware:
     """Pure ASGI middleware; records every HTTP request, including ones that crash.
 
+    Latency runs until the app returns, i.e. a streamed response's last chunk was sent.
+
     The registry is ``registry=`` if given, else ``app.state.registry`` of the app serving
     the request (read per request, since the lifespan creates it); with neither, requests
     pass through unmeasured.

@@ -35,7 +35,7 @@ def current_registry() -> MetricsRegistry | None:
     return _current.get()
 
 
-class use_registry:  # noqa: N801 - used like a function: ``with use_registry(r):``
+class use_registry:  # lower-case: it reads as a function, ``with use_registry(r):``
     """Bind ``registry`` for ``@monitor_performance`` within the block (and tasks it starts).
 
     A small class rather than ``@contextmanager``: the HTTP middleware enters it on every
