@@ -3,7 +3,9 @@
 FastAPI's own pages load their JavaScript and CSS from a CDN, so they stay blank on a
 network without internet access. :func:`install_offline_docs` replaces them with pages
 whose assets come from the ``fastapi-offline`` package's static folder, mounted under
-:data:`ASSETS_URL`. Guarantee: the pages make no request outside the serving host.
+:data:`ASSETS_URL`. Guarantee: the pages make no request outside the serving host; their
+Content-Security-Policy has the browser enforce it (ReDoc's footer logo, the one remote
+asset in its bundle, is blocked and hides itself).
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ SWAGGER_UI_PARAMETERS: dict[str, Any] = {
     "filter": True,
     "persistAuthorization": True,  # keep the admin bearer token across reloads
 }
+# Both UIs run inline script/style of their own; everything else must come from this host.
+DOCS_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; "
+    "worker-src 'self' blob:; connect-src 'self'; base-uri 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def install_offline_docs(
@@ -60,7 +70,7 @@ def install_offline_docs(
 
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
+        return _secured(get_swagger_ui_html(
             openapi_url=root + openapi_url,
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=root + oauth2_url,
@@ -68,24 +78,29 @@ def install_offline_docs(
             swagger_css_url=f"{root}{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             swagger_ui_parameters=parameters,
-        )
+        ))
 
     async def swagger_ui_oauth2_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
+        return _secured(get_redoc_html(
             openapi_url=root + openapi_url,
             title=f"{app.title} - ReDoc",
             redoc_js_url=f"{root}{ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             with_google_fonts=False,  # fonts from Google would be a request off the host
-        )
+        ))
 
     app.add_api_route(docs_url, swagger_ui, methods=["GET"], include_in_schema=False)
     app.add_api_route(oauth2_url, swagger_ui_oauth2_redirect, include_in_schema=False)
     app.add_api_route(redoc_url, redoc, methods=["GET"], include_in_schema=False)
+
+
+def _secured(response: HTMLResponse) -> HTMLResponse:
+    response.headers.update(DOCS_HEADERS)
+    return response
 
 
 def _path(route: BaseRoute) -> str | None:

@@ -1,0 +1,174 @@
+"""A real uvicorn server on 127.0.0.1 and headless system Chromium driven by Playwright.
+
+Skips cleanly where ``/usr/bin/chromium`` or the ``playwright`` package is absent; never
+downloads a browser. The served app is ``create_app()`` plus, where ``app/main.py`` does
+not include them yet, the docs, pages, performance and metrics routes and the HTTP
+metrics middleware, so these tests exercise what the service serves once fully wired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from app.main import API_PREFIX, create_app
+from app.settings import Settings
+from monitoring import MetricsRegistry
+from processors.pipeline import Classifier
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+if not CHROMIUM.exists():
+    pytest.skip("/usr/bin/chromium is absent (apt-get install chromium)", allow_module_level=True)
+
+
+def wired_app(
+    settings: Settings,
+    registry: MetricsRegistry | None = None,
+    classifier: Classifier | None = None,
+) -> FastAPI:
+    """``create_app`` with every browser-facing route the service is meant to have."""
+    from app.api.routes import metrics, pages, performance
+    from app.docs import install_offline_docs
+    from app.http_metrics import HttpMetricsMiddleware
+
+    app = create_app(settings, registry=registry, classifier=classifier)
+    paths = {getattr(route, "path", None) for route in app.routes}
+    if "/dashboard" not in paths:
+        app.include_router(pages.router)
+    if f"{API_PREFIX}/performance/stats" not in paths:
+        app.include_router(performance.router, prefix=API_PREFIX)
+    if "/metrics" not in paths:
+        app.include_router(metrics.router)
+    if "/static-offline-docs" not in paths:
+        install_offline_docs(app)
+    if not any(m.cls is HttpMetricsMiddleware for m in app.user_middleware):
+        app.add_middleware(HttpMetricsMiddleware)
+    return app
+
+
+@dataclass
+class LiveServer:
+    """A uvicorn server in a thread of this process, on a socket bound before it starts."""
+
+    app: FastAPI
+    base_url: str = ""
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise AssertionError("uvicorn did not start within 20 s")
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+
+
+@dataclass
+class RequestLog:
+    """Every URL a page asked for, and those its Content-Security-Policy stopped in the
+    browser (a request blocked by CSP never reaches the network)."""
+
+    urls: list[str] = field(default_factory=list)
+    blocked_by_csp: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("request", lambda request: self.urls.append(request.url))
+        page.on("requestfailed", self._failed)
+        page.on("console", self._console)
+
+    def _failed(self, request: Any) -> None:
+        if request.failure == "csp":
+            self.blocked_by_csp.append(request.url)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def sent_off_host(self, base_url: str) -> list[str]:
+        """Requests that went to the network anywhere but ``base_url``'s host:port."""
+        host = urlsplit(base_url).netloc
+        return [
+            url for url in self.urls
+            if urlsplit(url).scheme not in ("data", "blob", "about")
+            and urlsplit(url).netloc != host
+            and url not in self.blocked_by_csp
+        ]
+
+
+def serve(app: FastAPI, classifier: Classifier | None = None) -> Iterator[LiveServer]:
+    """Run ``app`` for the duration of a fixture; closes ``classifier`` (ours) afterwards."""
+    server = LiveServer(app)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        if classifier is not None:
+            asyncio.run(classifier.aclose())
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, tmp_path: Path) -> Iterator[Any]:
+    """``open_page(url) -> (page, RequestLog)``; a screenshot of each page on teardown."""
+    contexts: list[Any] = []
+    pages: list[Any] = []
+
+    def open_(url: str) -> tuple[Any, RequestLog]:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        pages.append(page)
+        log = RequestLog()
+        log.watch(page)
+        page.goto(url, wait_until="load")
+        return page, log
+
+    yield open_
+    for i, page in enumerate(pages):
+        if not page.is_closed():
+            page.screenshot(path=str(tmp_path / f"page-{i}.png"), full_page=True)
+    for context in contexts:
+        context.close()
