@@ -3,7 +3,7 @@
 Framings: a JSON array of objects (``json_array``), NDJSON or concatenated objects
 (``ndjson``), one JSON object (``object``), and plain text, one event per line (``text``).
 The body decides, not the Content-Type, which shippers often get wrong; a body is only
-refused as malformed when it claims JSON and is not.
+refused as malformed when it is evidently JSON and broken.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ NO_MESSAGE = "no_message"
 
 _decoder = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\r\n]*")
-_JSON_TYPES = ("json", "ndjson", "jsonl", "json-seq")
+_JSON_OPENING = re.compile(r'[\[{][ \t\r\n]*["{\[\]}]')
 
 
 class MalformedBatch(ValueError):
-    """The body claims JSON and is not; the message says where (400)."""
+    """The body is evidently JSON and broken; the message says where (400)."""
 
 
 @dataclass(slots=True)
@@ -70,43 +70,31 @@ class EventFields:
 
 
 def parse_events(body: bytes, content_type: str | None) -> EventBatch:
-    """The events of a body; raises MalformedBatch only for a body that claims JSON.
+    """The events of a body; raises MalformedBatch only for a body that is evidently JSON.
 
-    A body claims JSON when its Content-Type says JSON, or when it starts like JSON and
-    its first line parses; otherwise it is plain text, one event per non-blank line.
+    Evidently JSON: it opens like a JSON array or object (``[{``, ``{"``, ``[]``…), or its
+    first line parses. Anything else is plain text, one event per non-blank line, whatever
+    the Content-Type says: ``[Sun Dec 04 04:47:44 2005] [error] …`` is a log line, and a
+    400 for it would block syslog-ng, which retries a 4xx forever.
     """
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
     start = _SPACE.match(text).end()  # type: ignore[union-attr]  # always matches
     if start == len(text):
         return EventBatch("text", [])
-    says_json = any(t in (content_type or "").lower() for t in _JSON_TYPES)
-    if text[start] == "[":
+    opens_json = _JSON_OPENING.match(text, start) is not None
+    if text[start] == "[" and opens_json:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            if says_json:
-                raise MalformedBatch(f"body is not a JSON array: {_where(exc)}") from exc
-        else:
-            if isinstance(value, list):
-                return EventBatch(
-                    "json_array", [_event(v, i + 1, "item") for i, v in enumerate(value)]
-                )
-    elif text[start] == "{":
-        try:
-            values = _concatenated(text, start)
-        except MalformedBatch:
-            if says_json or _first_line_parses(text, start):
-                raise
-        else:
-            if len(values) == 1 and "\n" in text[start:].rstrip():
-                return EventBatch("object", [_event(values[0], 1, "object")])  # pretty-printed
-            events = [_event(v, i + 1, "line") for i, v in enumerate(values)]
-            framing: Framing = (
-                "object" if len(values) == 1 and not _is_ndjson(content_type) else "ndjson"
-            )
-            return EventBatch(framing, events)
-    elif says_json and "ndjson" not in (content_type or "").lower():
-        _ensure_not_json_scalar(text)
+            raise MalformedBatch(f"body is not a JSON array: {_where(exc)}") from exc
+        return EventBatch("json_array", [_event(v, i + 1, "item") for i, v in enumerate(value)])
+    if text[start] == "{" and (opens_json or _first_line_parses(text, start)):
+        values = _concatenated(text, start)
+        if len(values) == 1 and "\n" in text[start:].rstrip():
+            return EventBatch("object", [_event(values[0], 1, "object")])  # pretty-printed
+        events = [_event(v, i + 1, "line") for i, v in enumerate(values)]
+        one = len(values) == 1 and not _is_ndjson(content_type)
+        return EventBatch("object" if one else "ndjson", events)
     lines = [line for line in text.splitlines() if line.strip()]
     return EventBatch("text", [{"message": line} for line in lines])
 
@@ -202,16 +190,6 @@ def _first_line_parses(text: str, start: int) -> bool:
     except json.JSONDecodeError:
         return False
     return True
-
-
-def _ensure_not_json_scalar(text: str) -> None:
-    """A JSON content type with a body that is JSON but not events (a number, a string)."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        return  # not JSON at all: plain lines, whatever the Content-Type says
-    if not isinstance(value, str):
-        raise MalformedBatch(f"body is a JSON {_kind(value)}, not an event or a batch of events")
 
 
 def _event(value: Any, n: int, what: str) -> dict[str, Any]:

@@ -1,0 +1,135 @@
+"""Recognising shipper framings from the body, and reading message and source by key."""
+
+import pytest
+
+from app.sidecar.events import EventFields, MalformedBatch, lookup, parse_events, records_of
+from processors.records import LogRecord
+
+A = '{"program":"app","message":"first"}'
+B = '{"program":"db","message":"second"}'
+
+
+def test_json_array_as_syslog_ng_and_vector_send_it():
+    batch = parse_events(f"[{A},{B}]".encode(), "application/json")
+    assert batch.framing == "json_array"
+    assert [e["message"] for e in batch.events] == ["first", "second"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [f"{A}\n{B}", f"{A}\n{B}\n", f"\n{A}\n\n\r\n{B}\n\n", f"{A}\r\n{B}\r\n", f"{A}{B}"],
+    ids=["no-trailing-newline", "trailing-newline", "blank-lines", "crlf", "json-stream"],
+)
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", "application/json", None])
+def test_ndjson_in_every_shape_shippers_send(body, content_type):
+    batch = parse_events(body.encode(), content_type)
+    assert batch.framing == "ndjson"
+    assert [e["message"] for e in batch.events] == ["first", "second"]
+
+
+def test_single_object_as_logstash_json_format_sends_it():
+    batch = parse_events(A.encode(), "application/json")
+    assert batch.framing == "object"
+    assert batch.events == [{"program": "app", "message": "first"}]
+
+
+def test_one_line_of_ndjson_stays_ndjson():
+    assert parse_events(A.encode(), "application/x-ndjson").framing == "ndjson"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", None, "application/json"]
+)
+def test_plain_text_is_one_event_per_line_whatever_the_content_type(content_type):
+    body = b"2025-06-01 ERROR failed login\n\n2025-06-01 INFO ok\n"
+    batch = parse_events(body, content_type)
+    assert batch.framing == "text"
+    assert batch.events == [
+        {"message": "2025-06-01 ERROR failed login"},
+        {"message": "2025-06-01 INFO ok"},
+    ]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/json"])
+def test_lines_that_start_with_a_bracket_or_brace_are_text_even_labelled_json(content_type):
+    body = b"[Sun Dec 04 04:47:44 2005] [error] mod_jk child init 1 -2\n{worker-3} task failed"
+    batch = parse_events(body, content_type)
+    assert batch.framing == "text"
+    assert [e["message"] for e in batch.events] == [
+        "[Sun Dec 04 04:47:44 2005] [error] mod_jk child init 1 -2",
+        "{worker-3} task failed",
+    ]
+
+
+def test_invalid_json_in_the_middle_of_ndjson_names_the_line():
+    body = f'{A}\n{B}\n{{"message": "broken\n{A}'.encode()
+    with pytest.raises(MalformedBatch, match="NDJSON line 3 is not JSON"):
+        parse_events(body, "application/x-ndjson")
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
+def test_broken_json_is_malformed_whatever_the_content_type(content_type):
+    with pytest.raises(MalformedBatch, match="line 2"):
+        parse_events(f"{A}\n{{oops".encode(), content_type)
+    with pytest.raises(MalformedBatch, match="not a JSON array: .* line 1 column 32"):
+        parse_events(b'[{"message": "a"}, {"message": ', content_type)
+
+
+def test_array_of_strings_become_message_events_and_numbers_are_malformed():
+    assert parse_events(b'["a", "b"]', "application/json").events == [
+        {"message": "a"},
+        {"message": "b"},
+    ]
+    with pytest.raises(MalformedBatch, match="item 2 is a JSON number"):
+        parse_events(b'[{"message": "a"}, 7]', "application/json")
+
+
+def test_a_bare_number_is_a_log_line_not_an_error():
+    assert parse_events(b"42", "application/json").events == [{"message": "42"}]
+
+
+def test_utf8_and_escapes_survive():
+    batch = parse_events('[{"message":"quoted \\"x\\" \\\\ é✓"}]'.encode(), "application/json")
+    assert batch.events[0]["message"] == 'quoted "x" \\ é✓'
+
+
+def test_empty_body_is_an_empty_batch():
+    assert parse_events(b"  \n", "application/json").events == []
+
+
+def test_message_falls_back_through_the_keys_in_order():
+    fields = EventFields()
+    assert fields.message_of({"log": "fluent-bit tail", "msg": "no"}) == "fluent-bit tail"
+    assert fields.message_of({"MESSAGE": "journald"}) == "journald"
+    assert fields.message_of({"message": "", "msg": "empty message skipped"}) == (
+        "empty message skipped"
+    )
+    assert fields.message_of({"message": {"nested": "object"}}) is None
+
+
+def test_nested_and_literal_dotted_keys():
+    event = {"kubernetes": {"container_name": "api"}, "log.file.name": "app.log"}
+    assert lookup(event, "kubernetes.container_name") == "api"
+    assert lookup(event, "log.file.name") == "app.log"
+    assert lookup(event, "kubernetes.pod_name") is None
+    assert EventFields().source_of(event) == "api"
+
+
+def test_configured_keys_and_default_source():
+    class S:
+        ingest_message_keys = "event.original, message"
+        ingest_source_keys = "host.name"
+        ingest_default_source = "unknown"
+        ingest_enrich_key = "classification"
+
+    fields = EventFields.from_settings(S())
+    assert fields.message_keys == ("event.original", "message")
+    assert fields.message_of({"event": {"original": "raw"}, "message": "parsed"}) == "raw"
+    assert fields.source_of({"message": "x"}) == "unknown"
+
+
+def test_records_skip_events_without_a_message_and_keep_positions():
+    events = [{"message": "a", "program": "p"}, {"other": 1}, {"log": "c"}]
+    positions, records = records_of(events, EventFields())
+    assert positions == [0, 2]
+    assert records == [LogRecord("p", "a"), LogRecord("default", "c")]
