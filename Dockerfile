@@ -1,0 +1,35 @@
+# logclass: the HTTP service on CPU. Build: docker build -t logclass .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# torch first and from the CPU index, pinned: any other spec pulls a multi-GB CUDA build.
+# Its own layer, so code changes do not re-download it.
+RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+WORKDIR /srv/logclass
+# Only what the package needs (no .venv, tests or caches in the image).
+COPY pyproject.toml README.md ./
+COPY app ./app
+COPY processors ./processors
+COPY monitoring ./monitoring
+RUN pip install . \
+    && useradd --system --create-home --uid 10001 logclass \
+    && mkdir -p /var/cache/logclass \
+    && chown logclass /var/cache/logclass
+
+USER logclass
+ENV LOGCLASS_HOST=0.0.0.0 \
+    LOGCLASS_PORT=8000 \
+    LOGCLASS_CACHE_DIR=/var/cache/logclass
+EXPOSE 8000
+VOLUME ["/var/cache/logclass"]
+
+# slim has no curl: ask with the Python that is already here. /health is 200 while serving.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4)"]
+
+CMD ["logclass", "serve", "--host", "0.0.0.0"]
