@@ -1,0 +1,291 @@
+"""The plan of one benchmark run: which server, which workload, which batch size, how long.
+
+Servers run one at a time (the machine has two cores), all against the same LLM test server
+(fixed answer delay) and the same workloads. Each measurement is bounded in requests and in
+seconds; a run that hits its time bound says so in its note instead of running on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.e2e import loadgen, workloads
+from benchmarks.e2e.servers import LlmTestServer, ServerProcess, logclass_server, reference_server
+
+MB = 1024 * 1024
+CYCLE = 10**6  # "as many requests as fit in the time bound"
+PROBE = "Disk usage on volume data-7 reached 91% of its quota, writes will soon fail"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and bounds; :data:`FULL` for ``make bench``, :data:`QUICK` for the smoke test."""
+
+    loghub_per_system: int | None = None  # None: all 2,000 lines of each system
+    mix_lines: int = 4_000
+    distinct_lines: int = 2_000
+    reference_lines: int = 600  # the reference runs on an even subset of each workload
+    batch: int = 1_000
+    small_batch: int = 100
+    concurrency: int = 4
+    warm_seconds: float = 8.0
+    latency_seconds: float = 6.0
+    run_seconds: float = 60.0  # bound of any one measurement
+    llm_delay_ms: float = 50.0
+    reference: bool = True
+    cache_off: bool = True
+    encode_baseline: bool = True
+
+
+FULL = Plan()
+QUICK = Plan(
+    loghub_per_system=25, mix_lines=100, distinct_lines=60, reference_lines=30, batch=50,
+    small_batch=10, concurrency=2, warm_seconds=1.0, latency_seconds=0.5, run_seconds=10.0,
+    cache_off=False, encode_baseline=False,
+)  # fmt: skip
+
+
+@dataclass
+class Row:
+    """One measurement: a configuration serving a workload in batches of ``batch`` lines."""
+
+    config: str
+    workload: str
+    phase: str
+    batch: int
+    concurrency: int
+    lines: int
+    requests: int
+    errors: int
+    seconds: float
+    lines_per_s: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    cpu_s_per_1k: float | None
+    llm_calls_per_1k: float | None
+    tiers: dict[str, int]
+    cached_share: float
+    accuracy: float | None = None
+    note: str = ""
+
+
+@dataclass
+class Startup:
+    """Cold start of one configuration, measured from the moment the process is spawned."""
+
+    config: str
+    ready_s: float | None = None
+    first_model_s: float | None = None
+    first_model_tier: str | None = None
+    ready_rss_mb: float | None = None
+    peak_rss_mb: float | None = None
+
+
+@dataclass
+class Results:
+    plan: dict[str, Any]
+    rows: list[Row] = field(default_factory=list)
+    startups: list[Startup] = field(default_factory=list)
+    encode_lines_per_s: float | None = None
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Results:
+        return cls(
+            plan=data["plan"],
+            rows=[Row(**row) for row in data["rows"]],
+            startups=[Startup(**s) for s in data["startups"]],
+            encode_lines_per_s=data.get("encode_lines_per_s"),
+            skipped=data.get("skipped", []),
+            seconds=data.get("seconds", 0.0),
+        )
+
+    def find(self, config: str, workload: str, phase: str, batch: int) -> Row | None:
+        for row in self.rows:
+            if (row.config, row.workload, row.phase, row.batch) == (config, workload, phase, batch):
+                return row
+        return None
+
+
+def load_workloads(plan: Plan, results: Results) -> dict[str, workloads.Workload]:
+    """The workloads this machine can build; an absent one is listed in ``skipped``."""
+    found: dict[str, workloads.Workload] = {}
+    makers = {
+        "loghub": lambda: workloads.loghub(plan.loghub_per_system),
+        "mix": lambda: workloads.mix(plan.mix_lines),
+        "distinct": lambda: workloads.distinct(plan.distinct_lines),
+    }
+    for name, make in makers.items():
+        try:
+            found[name] = make()
+        except workloads.WorkloadUnavailable as exc:
+            results.skipped.append(f"workload {name}: {exc}")
+    return found
+
+
+def measure(
+    config: str,
+    server: ServerProcess,
+    llm: LlmTestServer,
+    workload: workloads.Workload,
+    *,
+    phase: str,
+    batch: int,
+    concurrency: int,
+    seconds: float,
+    one_pass: bool,
+) -> Row:
+    """Drive ``server`` with ``workload`` and read its CPU and the LLM server's call count."""
+    batches = workload.batches(batch)
+    llm.reset()
+    cpu_before = server.cpu_seconds()
+    run = loadgen.run(
+        server.base_url, workload.bodies(batch), [len(b) for b in batches],
+        concurrency=concurrency, max_requests=len(batches) if one_pass else CYCLE,
+        max_seconds=seconds, keep_labels=workload.labelled,
+    )  # fmt: skip
+    cpu = server.cpu_seconds() - cpu_before
+    calls = llm.calls()
+    per_1k = 1000 / run.lines if run.lines else None
+    note = []
+    if one_pass and run.requests < len(batches):
+        note.append(f"time bound: {run.requests}/{len(batches)} batches in {seconds:.0f} s")
+    if run.errors:
+        note.append(f"{run.errors} errors, first: {run.first_error}")
+    return Row(
+        config, workload.name, phase, batch, concurrency, run.lines, run.requests, run.errors,
+        round(run.seconds, 3), round(run.lines_per_second, 1),
+        _round(run.percentile_ms(50)), _round(run.percentile_ms(95)), _round(run.percentile_ms(99)),
+        _round(cpu * per_1k if per_1k else None, 4), _round(calls * per_1k if per_1k else None),
+        dict(run.tiers), round(run.cached / run.lines, 3) if run.lines else 0.0,
+        _accuracy(run, batches), "; ".join(note),
+    )  # fmt: skip
+
+
+def _accuracy(run: loadgen.RunResult, batches: list[tuple[workloads.Line, ...]]) -> float | None:
+    pairs = [
+        (got, line.label)
+        for index, labels in run.labels.items()
+        for got, line in zip(labels, batches[index], strict=True)
+        if line.label is not None
+    ]
+    return round(sum(got == want for got, want in pairs) / len(pairs), 4) if pairs else None
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def first_model_verdict(server: ServerProcess, startup: Startup) -> None:
+    """Post one line no regex rule decides; the answer needs the model (loaded lazily)."""
+    body = {"logs": [{"source": "ModernCRM", "log_message": PROBE}]}
+    response = httpx.post(
+        f"{server.base_url}/api/v1/classify", json=body, timeout=300, trust_env=False
+    )
+    response.raise_for_status()
+    startup.first_model_s = round(server.since_start(), 3)
+    startup.first_model_tier = response.json()["results"][0]["tier"]
+
+
+def _startup(name: str, server: ServerProcess) -> Startup:
+    startup = Startup(name, round(server.ready_seconds or 0.0, 3))
+    startup.ready_rss_mb = round((server.ready_rss or 0) / MB, 1)
+    first_model_verdict(server, startup)
+    return startup
+
+
+def run_logclass(
+    plan: Plan, wl: dict[str, workloads.Workload], llm: LlmTestServer, cache_dir: Path,
+    results: Results, *, cached: bool,
+) -> None:  # fmt: skip
+    """logclass as shipped (cold pass, then warm) or with its cache off (passes only)."""
+    name = "logclass" if cached else "logclass, cache off"
+    with logclass_server(name, cache_dir, llm.chat_base_url, cache_enabled=cached) as server:
+        startup = _startup(name, server)
+        common = {"batch": plan.batch, "concurrency": plan.concurrency}
+        for key in ("loghub", "mix", "distinct"):
+            if key not in wl:
+                continue
+            phase = "cold" if cached else "pass"
+            results.rows.append(measure(name, server, llm, wl[key], phase=phase,
+                                        seconds=plan.run_seconds, one_pass=True, **common))
+            if cached and key != "distinct":
+                results.rows.append(measure(name, server, llm, wl[key], phase="warm",
+                                            seconds=plan.warm_seconds, one_pass=False, **common))
+        if "loghub" in wl:
+            results.rows.append(measure(
+                name, server, llm, wl["loghub"], phase="warm" if cached else "pass",
+                batch=plan.small_batch, concurrency=1, seconds=plan.latency_seconds,
+                one_pass=False,
+            ))  # fmt: skip
+        startup.peak_rss_mb = round(server.peak_rss / MB, 1)
+        results.startups.append(startup)
+
+
+def run_reference(
+    plan: Plan, wl: dict[str, workloads.Workload], llm: LlmTestServer, results: Results
+) -> None:
+    """The reference design on an even subset of each workload (it is ~hundreds of x slower)."""
+    name = "reference"
+    with reference_server(name, llm.chat_base_url) as server:
+        startup = _startup(name, server)
+        for key in ("loghub", "mix", "distinct"):
+            if key not in wl:
+                continue
+            subset = wl[key].subset(plan.reference_lines)
+            results.rows.append(measure(
+                name, server, llm, subset, phase="pass", batch=plan.small_batch,
+                concurrency=plan.concurrency, seconds=plan.run_seconds, one_pass=True,
+            ))  # fmt: skip
+        if "loghub" in wl:
+            results.rows.append(measure(
+                name, server, llm, wl["loghub"].subset(plan.reference_lines), phase="latency",
+                batch=plan.small_batch, concurrency=1, seconds=plan.latency_seconds * 2,
+                one_pass=True,
+            ))  # fmt: skip
+        startup.peak_rss_mb = round(server.peak_rss / MB, 1)
+        results.startups.append(startup)
+
+
+def bare_encode_rate(workload: workloads.Workload, batch_size: int = 32) -> float:
+    """Lines/s of a bare, batched ``model.encode`` of the workload's templates, in-process."""
+    from processors.bert import load_encoder
+    from processors.templates import mask
+
+    templates = [mask(line.message) for line in workload.lines]
+    encoder = load_encoder()
+    encoder.model.encode(templates[:batch_size], batch_size=batch_size)  # warm-up
+    started = time.perf_counter()
+    encoder.model.encode(templates, batch_size=batch_size)
+    return round(len(templates) / (time.perf_counter() - started), 1)
+
+
+def run(plan: Plan) -> Results:
+    """Every configuration, one after the other, on the same workloads."""
+    started = time.perf_counter()
+    results = Results(plan=dataclasses.asdict(plan))
+    wl = load_workloads(plan, results)
+    with tempfile.TemporaryDirectory(prefix="logclass-bench-") as tmp, LlmTestServer(
+        plan.llm_delay_ms
+    ) as llm:
+        run_logclass(plan, wl, llm, Path(tmp) / "cache", results, cached=True)
+        if plan.cache_off:
+            run_logclass(plan, wl, llm, Path(tmp) / "cache-off", results, cached=False)
+        if plan.reference:
+            run_reference(plan, wl, llm, results)
+    if plan.encode_baseline and "distinct" in wl:
+        results.encode_lines_per_s = bare_encode_rate(wl["distinct"])
+    results.seconds = round(time.perf_counter() - started, 1)
+    return results
