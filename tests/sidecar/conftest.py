@@ -3,10 +3,11 @@ target swapped at httpx's transport seam (end-to-end tests use a real server ins
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -24,10 +25,12 @@ def sidecar(tmp_path: Path) -> SidecarClient:
 
     @asynccontextmanager
     async def open_client(
-        transport: httpx.AsyncBaseTransport | None = None, **overrides: Any
+        transport: httpx.AsyncBaseTransport | None = None,
+        stdout: IO[bytes] | None = None,
+        **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
         settings = Settings(cache_dir=tmp_path / "cache", taxonomy=TAXONOMY, **overrides)
-        options = {"transport": transport} if transport else {}
+        options = {k: v for k, v in {"transport": transport, "stdout": stdout}.items() if v}
         app = sidecar_app(settings, **options)
         async with (
             LifespanManager(app) as manager,
@@ -43,17 +46,23 @@ def sidecar(tmp_path: Path) -> SidecarClient:
 class Downstream:
     """A scripted forward target behind ``httpx.MockTransport``: records what arrives."""
 
-    def __init__(self, statuses: list[int] | None = None, default: int = 200) -> None:
-        self.statuses = list(statuses or [])
+    def __init__(
+        self, statuses: list[int] | None = None, default: int = 200, delay: float = 0.0
+    ) -> None:
+        self.statuses = list(statuses or [])  # 0 = connection refused
         self.default = default
+        self.delay = delay
         self.requests: list[httpx.Request] = []
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         status = self.statuses.pop(0) if self.statuses else self.default
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if status == 0:
             raise httpx.ConnectError("connection refused", request=request)
-        return httpx.Response(status, json={"ok": status < 300})
+        headers = {"Retry-After": "1"} if status == 429 else {}
+        return httpx.Response(status, json={"ok": status < 300}, headers=headers)
 
     @property
     def transport(self) -> httpx.MockTransport:
