@@ -13,6 +13,7 @@ outside the label set is never trusted: ``llm_unparseable``, counted in
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -82,7 +83,7 @@ class LlmTier:
             )
         for state in (CLOSED, HALF_OPEN, OPEN):  # one series per state, 1 for the current one
             self.registry.gauge_callback(
-                "llm_breaker_state", lambda s=state: float(self.breaker.state == s), state=state
+                "llm_breaker_state", functools.partial(self._in_state, state), state=state
             )
         labels = ";".join(f"{lab.name}={lab.description}" for lab in taxonomy.labels)
         ident = "\x1f".join((model, PROMPT_VERSION, labels, structured_output))
@@ -158,6 +159,9 @@ class LlmTier:
         labels = labels or [None]
         self.registry.count("llm_unparseable", sum(label is None for label in labels))
         return [UNPARSEABLE if label is None else Decision(label) for label in labels]
+
+    def _in_state(self, state: str) -> float:
+        return float(self.breaker.state == state)
 
     def _moved(self, state: str) -> None:
         self.registry.count("llm_breaker_transitions", state=state)
