@@ -71,6 +71,9 @@ class TemplateCache:
                 directory, l2_size_limit_bytes, self.registry, timer, retry_after_seconds
             )
         )
+        self.registry.gauge_callback("cache_entries", self._l1_size, level="l1")
+        if self._l2 is not None:
+            self.registry.gauge_callback("cache_entries", self._l2.entries, level="l2")
 
     @classmethod
     def from_settings(
@@ -128,6 +131,10 @@ class TemplateCache:
             self._l2.add_many(fresh)
 
     # -- admin, stats, health, lifecycle --------------------------------------------------
+
+    def _l1_size(self) -> float:
+        with self._lock:
+            return len(self._l1)
 
     def clear(self) -> dict[str, int]:
         """Empty both levels; returns how many entries each held."""

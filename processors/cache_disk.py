@@ -109,6 +109,13 @@ class DiskLevel:
         """Entries removed (0 when the level is unusable)."""
         return self._call("clear", lambda cache: cache.clear(retry=True)) or 0
 
+    def entries(self) -> int:
+        """How many entries the level holds; raises ``LookupError`` while it is unusable."""
+        count = self._call("size", len)
+        if count is None:
+            raise LookupError(f"template disk cache at {self.directory} is {self.state}")
+        return count
+
     def stats(self) -> dict[str, Any]:
         sizes = self._call("stats", lambda cache: (len(cache), cache.volume())) or (None, None)
         with self._lock:

@@ -220,3 +220,12 @@ def test_from_settings_is_none_when_caching_is_off(tmp_path):
     )
     assert memory_only is not None and memory_only.stats()["l2"] == {"state": "off"}
     assert not (tmp_path / "m").exists()
+
+
+def test_entry_counts_are_exported_as_gauges(tmp_path):
+    registry = MetricsRegistry()
+    cache = TemplateCache(tmp_path, l1_max_entries=2, registry=registry)
+    cache.set_many({"a": ERROR, "b": LOW, "c": ERROR})
+    snapshot = registry.snapshot()
+    assert snapshot.gauge("cache_entries", level="l1") == 2
+    assert snapshot.gauge("cache_entries", level="l2") == 3

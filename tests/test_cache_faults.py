@@ -15,6 +15,7 @@ import subprocess
 import diskcache
 import pytest
 
+from monitoring import MetricsRegistry
 from processors.cache import TemplateCache
 from processors.pipeline import Outcome
 
@@ -37,10 +38,11 @@ def assert_memory_still_works(cache: TemplateCache) -> None:
 
 def test_unopenable_directory_degrades_to_memory_and_warns_once(tmp_path, caplog):
     clock = FakeClock()
+    registry = MetricsRegistry()
     blocker = tmp_path / "cache"
     blocker.write_text("a file where the cache directory should be")
     with caplog.at_level(logging.WARNING, logger=LOG):
-        cache = TemplateCache(blocker, timer=clock, retry_after_seconds=30)
+        cache = TemplateCache(blocker, timer=clock, retry_after_seconds=30, registry=registry)
         assert_memory_still_works(cache)
         clock.now += 31  # retried, fails again: counted, not logged again
         assert cache.get_many(["other"]) == {}
