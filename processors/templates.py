@@ -200,6 +200,6 @@ def mask(message: str) -> str:
         message = _USER_BEFORE_ADDRESS.sub(r" for <USER> from <\1>", message)
     if "<NUM> " in message:
         message = _UNIT.sub("<NUM>", message)
-    if "(" in message:
-        message = _PAREN_VALUE.sub("(<VALUE>)", message)
-    return _REPEATS.sub(r"\1", message) if ">" in message else message
+    if ">" in message:
+        message = _REPEATS.sub(r"\1", message)
+    return _PAREN_VALUE.sub("(<VALUE>)", message) if "(" in message else message
