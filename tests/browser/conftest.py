@@ -106,6 +106,7 @@ class RequestLog:
         page.on("request", lambda request: self.urls.append(request.url))
         page.on("requestfailed", self._failed)
         page.on("console", self._console)
+        page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
 
     def _failed(self, request: Any) -> None:
         if request.failure == "csp":
@@ -134,8 +135,10 @@ def serve(app: FastAPI, classifier: Classifier | None = None) -> Iterator[LiveSe
         yield server
     finally:
         server.stop()
-        if classifier is not None:
-            asyncio.run(classifier.aclose())
+        if classifier is not None:  # in a thread: Playwright's loop runs in this one
+            closing = threading.Thread(target=asyncio.run, args=(classifier.aclose(),))
+            closing.start()
+            closing.join(timeout=10)
 
 
 @pytest.fixture(scope="session")
