@@ -1,11 +1,14 @@
 """Template masker: grouping quality on Loghub and single-core throughput, beside baselines.
 
 Run from the repo root:  .venv/bin/python benchmarks/bench_masker.py [--drain3]
+(--drain3 needs ``pip install --no-deps drain3==0.9.11 jsonpickle``: drain3 pins an old
+cachetools that the service cannot run with, so it is never a dependency of the project.)
 
 Per Loghub system: lines, distinct templates, ground-truth EventIds, grouping accuracy (share of
 lines whose template group has exactly the members of their EventId group) and purity (share of
 lines whose template group is dominated by their own EventId). Throughput is `mask` over every
-Loghub line, repeated, on one core, timed in the same run as a one-regex digit masker.
+Loghub line on one core, timed in alternating rounds with a one-regex digit masker (the naive
+baseline) so machine noise hits both; the best round of each is reported, and their ratio.
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def scores(templates: list[str], events: list[str]) -> tuple[float, float]:
 
 
 def drain3_templates(messages: Iterable[str]) -> list[str]:
-    """Drain3 with its default settings, two passes so each line gets its final cluster."""
+    """Drain3 with its default settings; a cluster keeps its id as its template widens."""
     from drain3 import TemplateMiner
     from drain3.template_miner_config import TemplateMinerConfig
 
@@ -83,18 +86,26 @@ def quality(name: str, run: Callable[[list[str]], list[str]]) -> list[tuple]:
     return rows
 
 
-def throughput(fn: Callable[[str], str], lines: list[str], seconds: float = 2.0) -> float:
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for line in lines:
-            fn(line)
-        done += len(lines)
-    return done / (time.perf_counter() - start)
+def best_rate(fn: Callable[[str], str], lines: list[str]) -> float:
+    """Lines per second of one round of ``fn`` over ``lines``."""
+    start = time.perf_counter()
+    for line in lines:
+        fn(line)
+    return len(lines) / (time.perf_counter() - start)
+
+
+def throughput(lines: list[str], rounds: int = 7) -> tuple[float, float]:
+    """Best-round lines/s of (mask, naive_mask), measured in alternating rounds."""
+    ours = naive = 0.0
+    for _ in range(rounds):
+        ours = max(ours, best_rate(mask, lines))
+        naive = max(naive, best_rate(naive_mask, lines))
+    return ours, naive
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--drain3", action="store_true", help="also score Drain3 (pip install drain3)")
+    parser.add_argument("--drain3", action="store_true", help="also score Drain3 (see above)")
     args = parser.parse_args()
     if not LOGHUB.is_dir():
         sys.exit(f"no Loghub samples at {LOGHUB}")
@@ -110,14 +121,14 @@ def main() -> None:
         rows = quality(name, run)
         for row in rows:
             print("| {} | {} | {} | {} | {} | {:.3f} | {:.3f} |".format(*row))
-        n = len(rows)
-        print("| **{}** | **average** | | | | **{:.3f}** | **{:.3f}** |".format(
-            name, sum(r[5] for r in rows) / n, sum(r[6] for r in rows) / n))
+        accuracy = sum(r[5] for r in rows) / len(rows)
+        purity = sum(r[6] for r in rows) / len(rows)
+        print(f"| **{name}** | **average** | | | | **{accuracy:.3f}** | **{purity:.3f}** |")
     lines = [m for system in SYSTEMS for m, _ in load(system)]
-    ours, naive = throughput(mask, lines), throughput(naive_mask, lines)
-    print(f"\nthroughput, one core, {len(lines)} Loghub lines repeated for 2 s each:")
+    ours, naive = throughput(lines)
+    print(f"\nthroughput, one core, {len(lines)} Loghub lines, best of 7 alternating rounds:")
     print(f"  mask      {ours:>10,.0f} lines/s")
-    print(f"  naive \\d+ {naive:>10,.0f} lines/s   (mask is {ours / naive:.2f}x the naive speed)")
+    print(f"  naive \\d+ {naive:>10,.0f} lines/s   (mask costs {naive / ours:.1f}x the naive time)")
 
 
 if __name__ == "__main__":
