@@ -20,9 +20,10 @@ An ignored constraint yields an unconstrained, chatty answer, as a real model wo
 Control: ``POST /control`` with ``{"script": [...], "default": "ok", "delay_ms": 0}``: each
 chat request takes the next script step (then ``default``). Steps: ``ok``, ``slow:<ms>``,
 ``429:<retry-after>``, ``500``, ``400``, ``garbage``, ``wrong_label``, ``short``, ``close``
-(drop the connection unanswered). ``GET /stats``: calls, TCP connections (opened, open
-now, client ports), the structured-output fields received, authorization headers seen.
-``POST /reset`` clears script and stats.
+(drop the connection unanswered). ``GET /stats``: calls, TCP connections that carried
+chat calls since the last reset (count, client ports), client ports connected now, the
+structured-output fields received, authorization headers seen. ``POST /reset`` clears
+script and stats.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class State:
         self.lock = threading.Lock()
         self.base_delay_ms = delay_ms
         self.per_line_ms = per_line_ms
+        self.open_ports: set[int] = set()  # live state, not a statistic: reset keeps it
         self.api_key = api_key
         self.reset()
 
@@ -72,9 +74,7 @@ class State:
             self.default = "ok"
             self.delay_ms = self.base_delay_ms
             self.calls = 0
-            self.connections = 0
-            self.open_connections = 0
-            self.client_ports: list[int] = []
+            self.client_ports: list[int] = []  # one per connection that carried a chat call
             self.requests: list[dict[str, Any]] = []
             self.authorization: list[str | None] = []
 
@@ -87,9 +87,9 @@ class State:
         with self.lock:
             return {
                 "calls": self.calls,
-                "connections": self.connections,
-                "open_connections": self.open_connections,
-                "client_ports": sorted(set(self.client_ports)),
+                "connections": len(self.client_ports),
+                "client_ports": sorted(self.client_ports),
+                "open_ports": sorted(self.open_ports),
                 "requests": self.requests[-200:],
                 "authorization": self.authorization[-200:],
             }
@@ -199,18 +199,16 @@ class Handler(BaseHTTPRequestHandler):
         super().setup()
         # headers and body are two writes: without this, Nagle + delayed ACK add ~40 ms
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        st = self.server.state
-        with st.lock:
-            st.connections += 1
-            st.open_connections += 1
-            st.client_ports.append(self.client_address[1])
+        self.chatted = False
+        with self.server.state.lock:
+            self.server.state.open_ports.add(self.client_address[1])
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
             with self.server.state.lock:
-                self.server.state.open_connections -= 1
+                self.server.state.open_ports.discard(self.client_address[1])
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
         if self.server.verbose:
@@ -268,6 +266,9 @@ class Handler(BaseHTTPRequestHandler):
                                        "guided_choice", "temperature") if k in body}  # fmt: skip
         templates = read_templates(body)
         with st.lock:
+            if not self.chatted:  # control and stats connections are not counted
+                self.chatted = True
+                st.client_ports.append(self.client_address[1])
             st.authorization.append(auth)
             st.requests.append({"flavor": flavor, "n": len(templates), "step": step, **fields})
             delay_ms = st.delay_ms
