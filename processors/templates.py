@@ -179,6 +179,10 @@ def _leader_piece(match: re.Match[str]) -> str:
     return piece if piece[0] == "." or _DIGIT.search(piece) is None else _type_core(piece)
 
 
+def _first_of_run(match: re.Match[str]) -> str:
+    return match.group(1)
+
+
 def mask(message: str) -> str:
     """The template of ``message``; idempotent (``mask(mask(x)) == mask(x)``), never raises."""
     if "://" in message:
@@ -200,6 +204,6 @@ def mask(message: str) -> str:
         message = _USER_BEFORE_ADDRESS.sub(r" for <USER> from <\1>", message)
     if "<NUM> " in message:
         message = _UNIT.sub("<NUM>", message)
-    if ">" in message:
-        message = _REPEATS.sub(r"\1", message)
+    if "> <" in message or ">, <" in message or ">,<" in message:
+        message = _REPEATS.sub(_first_of_run, message)
     return _PAREN_VALUE.sub("(<VALUE>)", message) if "(" in message else message
