@@ -7,9 +7,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
+from app.main import create_app
 from app.settings import Settings
+from monitoring import MetricsRegistry
 from processors.llm import LlmTier
 from processors.llm_prompt import label_schema
 from processors.pipeline import Classifier
@@ -169,3 +172,35 @@ def test_vllm_family_ignores_the_removed_guided_choice(llm) -> None:
     assert _content(_chat(llm, "vllm", guided_choice=choices)).startswith("Sure!")
     answer = _chat(llm, "vllm", structured_outputs={"choice": choices})
     assert _content(answer) == "Security Alert"
+
+
+@pytest.mark.e2e
+async def test_http_api_classifies_through_the_llm_and_reports_it_in_health(llm, tmp_path) -> None:
+    settings = Settings(cache_dir=tmp_path / "cache", llm_base_url=llm.url(), llm_max_retries=0)
+    registry = MetricsRegistry()
+    tier = LlmTier.from_settings(settings, TAXONOMY, registry)
+    classifier = Classifier(TAXONOMY, tiers={"llm": tier}, registry=registry)
+    app = create_app(settings, registry=registry, classifier=classifier)
+    body = {
+        "logs": [
+            {"source": "LegacyCRM", "log_message": "Case escalation for ticket 7324 failed"},
+            {"source": "LegacyCRM", "log_message": "Invoice 77 has an unknown field"},
+        ]
+    }
+    try:
+        async with (
+            LifespanManager(app) as manager,
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+            ) as http,
+        ):
+            results = (await http.post("/api/v1/classify", json=body)).json()["results"]
+            health = (await http.get("/api/v1/health")).json()
+    finally:
+        await classifier.aclose()
+    assert [(r["label"], r["tier"]) for r in results] == [
+        ("Workflow Error", "llm"),
+        ("System Notification", "llm"),
+    ]
+    assert health["components"]["llm"]["status"] == "ok"
+    assert health["components"]["llm"]["breaker"] == "closed"
