@@ -71,25 +71,26 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     if not args.cache:
         settings = settings.model_copy(update={"cache_enabled": False})
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
-    report = asyncio.run(evaluate(settings, rows, labels))
+    report = asyncio.run(evaluate(build_classifier(settings), rows, labels))
     print(json.dumps(report, indent=2) if args.json else format_report(report, args.data))
     return 0
 
 
-async def evaluate(settings: Settings, rows: list[Any],
+async def evaluate(classifier: Any, rows: list[Any],
                    labels: list[str] | None = None) -> dict[str, Any]:
-    """Classify every row with the full pipeline and score it against ``target_label``."""
+    """Classify every row with ``classifier`` and score it against ``target_label``; closes
+    the classifier."""
     from tqdm import tqdm
 
     from processors.records import LogRecord
     from processors.training import classification_metrics
 
-    classifier = build_classifier(settings)
     records = [LogRecord(row.source, row.message) for row in rows]
     verdicts = []
     started = time.perf_counter()
     try:
-        with tqdm(total=len(records), unit="line", file=sys.stderr, desc="classifying") as bar:
+        with tqdm(total=len(records), unit="line", file=sys.stderr, desc="classifying",
+                  disable=None) as bar:
             for start in range(0, len(records), EVAL_CHUNK):
                 verdicts += await classifier.classify(records[start:start + EVAL_CHUNK])
                 bar.update(min(EVAL_CHUNK, len(records) - start))

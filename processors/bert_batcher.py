@@ -140,6 +140,7 @@ class MicroBatcher:
             return
         if exc is not None:
             job.future.set_exception(exc)
+            job.future.exception()  # a caller that went away must not leave it "never retrieved"
         else:
             job.future.set_result(row)
 

@@ -92,9 +92,10 @@ def load_head(path: str | Path) -> Head:
     """Read ``path`` (.npz) and its JSON metadata; raises :class:`HeadError`, never unpickles."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise HeadError(f"{path}: not an .npz archive of weights, bias and labels")
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise HeadError(f"{path}: not an .npz archive of weights, bias and labels")
+        with data:
             missing = {"weights", "bias", "labels"} - set(data.files)
             if missing:
                 raise HeadError(f"{path}: missing array(s) {sorted(missing)}")
@@ -103,8 +104,6 @@ def load_head(path: str | Path) -> Head:
             labels = tuple(str(label) for label in data["labels"].tolist())
     except HeadError:
         raise
-    except AttributeError:  # np.load returned a plain array (.npy)
-        raise HeadError(f"{path}: not an .npz archive of weights, bias and labels") from None
     except OSError as exc:
         raise HeadError(f"{path}: cannot read head file ({exc})") from exc
     except (ValueError, zipfile.BadZipFile) as exc:

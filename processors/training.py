@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import inspect
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,7 +68,8 @@ def embed(encoder: Any, texts: Sequence[str], batch_size: int = 32,
 
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = np.zeros((len(texts), encoder.dims), dtype=np.float32)
-    bar = tqdm(total=len(texts), desc="embedding", unit="line", disable=not progress)
+    bar = tqdm(total=len(texts), desc="embedding", unit="line", file=sys.stderr,
+               disable=None if progress else True)  # None: shown on a terminal only
     for start in range(0, len(order), batch_size):
         chunk = order[start:start + batch_size]
         out[chunk] = encoder.embed([texts[i] for i in chunk])

@@ -1,0 +1,163 @@
+"""The BERT tier: lazy single load, threshold routing, degraded modes, a responsive loop.
+
+Tests marked slow use the real all-MiniLM-L6-v2, loaded once per session (``shared_encoder``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.settings import Settings
+from processors.bert import BertTier, Encoder, load_encoder
+from processors.head import DEFAULT_HEAD_PATH, Head, save_head
+from processors.pipeline import Classifier
+from processors.records import LogRecord, Tier
+from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@functools.cache
+def shared_encoder() -> Encoder:
+    """The one real model of the test session (other test modules import this)."""
+    return load_encoder(threads=1)
+
+
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    return shared_encoder()
+
+
+def counting_loader(encoder: Encoder) -> tuple[list[int], object]:
+    calls: list[int] = []
+
+    def load() -> Encoder:
+        calls.append(1)
+        time.sleep(0.2)  # a slow load: every concurrent caller arrives while it runs
+        return encoder
+
+    return calls, load
+
+
+def test_importing_the_tier_does_not_import_torch() -> None:
+    code = "import sys, processors.bert, app.cli_train; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_missing_model_degrades_and_lines_fall_through(tmp_path: Path) -> None:
+    tier = BertTier(model_path=tmp_path / "no-model")
+    assert isinstance(tier, Tier)
+    decisions = await tier.decide(["User <NUM> logged in"])
+    assert decisions[0].label is None and decisions[0].reason == "bert_unavailable"
+    assert decisions[0].cacheable is False
+    health = tier.health()
+    assert health["status"] == "degraded" and not health["loaded"]
+    assert "no-model" in health["error"]
+    await tier.aclose()
+
+
+async def test_head_with_unknown_labels_degrades_without_loading_the_model(tmp_path: Path) -> None:
+    weights = np.zeros((2, 384), dtype=np.float32)
+    path = save_head(Head(weights, np.zeros(2, np.float32), ("Error", "Alien")), tmp_path / "h")
+    calls: list[int] = []
+    tier = BertTier(head_path=path, allowed_labels=["Error", "HTTP Status"],
+                    loader=lambda: calls.append(1))  # type: ignore[arg-type,return-value]
+    assert tier.health()["status"] == "degraded" and "Alien" in tier.health()["error"]
+    assert (await tier.decide(["x"]))[0].reason == "bert_unavailable"
+    assert calls == []
+    await tier.aclose()
+
+
+def test_from_settings_reads_the_bert_section(tmp_path: Path) -> None:
+    settings = Settings(bert_threshold=0.8, bert_batch_size=8, bert_max_wait_ms=2,
+                        cache_dir=tmp_path)
+    tier = BertTier.from_settings(settings)
+    assert tier.threshold == 0.8 and tier.head is not None
+    assert tier.health()["status"] == "not_loaded"
+    other = BertTier.from_settings(settings.model_copy(update={"bert_threshold": 0.6}))
+    assert other.fingerprint != tier.fingerprint
+
+
+@pytest.mark.slow
+async def test_lazy_load_happens_once_under_concurrency(encoder: Encoder) -> None:
+    calls, loader = counting_loader(encoder)
+    tier = BertTier(loader=loader)  # type: ignore[arg-type]
+    await tier.start()  # warmup off: start loads nothing
+    assert calls == [] and tier.health()["status"] == "not_loaded"
+    results = await asyncio.gather(*(tier.decide([f"Job {i} failed"]) for i in range(20)))
+    assert calls == [1]
+    assert all(len(r) == 1 for r in results)
+    assert tier.health()["status"] == "ok" and tier.health()["load_seconds"] >= 0.2
+    await tier.aclose()
+
+
+@pytest.mark.slow
+async def test_warmup_loads_at_start(encoder: Encoder) -> None:
+    calls, loader = counting_loader(encoder)
+    tier = BertTier(warmup=True, loader=loader)  # type: ignore[arg-type]
+    await tier.start()
+    assert calls == [1] and tier.health()["loaded"]
+    await tier.aclose()
+
+
+@pytest.mark.slow
+async def test_threshold_routes_low_confidence_lines_onward(encoder: Encoder) -> None:
+    lines = ["Failed password for root from <IP> port <NUM> ssh2",
+             "GET /api/v1/orders HTTP/1.1 <NUM> <NUM>", "lorem ipsum dolor"]
+    sure = BertTier(threshold=0.0, loader=lambda: encoder)
+    never = BertTier(threshold=1.0, loader=lambda: encoder)
+    decided, passed = await sure.decide(lines), await never.decide(lines)
+    assert decided[0].label == "Security Alert" and decided[1].label == "HTTP Status"
+    assert all(d.label is not None and d.reason is None for d in decided)
+    for confident, low in zip(decided, passed, strict=True):
+        assert low.label is None and low.reason == "low_confidence" and low.cacheable
+        assert low.confidence == pytest.approx(confident.confidence)  # the top probability
+    await sure.aclose()
+    await never.aclose()
+
+
+@pytest.mark.slow
+async def test_event_loop_stays_responsive_while_5000_lines_are_encoded(encoder: Encoder) -> None:
+    tier = BertTier(loader=lambda: encoder)
+    await tier.decide(["warm"])
+    lines = [f"Request {i} to service {i % 97} failed after retry {i % 7}" for i in range(5000)]
+    big = asyncio.create_task(tier.decide(lines))
+    await asyncio.sleep(0.3)  # the batches are running now
+    lags, health_times = [], []
+    for _ in range(20):
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append(time.perf_counter() - started - 0.01)
+        started = time.perf_counter()
+        health = tier.health()
+        health_times.append(time.perf_counter() - started)
+    assert not big.done() and health["queued"] > 0  # still encoding the 5,000 lines
+    assert max(lags) < 0.1, lags
+    assert max(health_times) < 0.01
+    big.cancel()
+    await tier.aclose()
+
+
+@pytest.mark.slow
+async def test_pipeline_labels_default_route_lines_with_the_bert_tier(encoder: Encoder) -> None:
+    taxonomy = Taxonomy.load(DEFAULT_TAXONOMY_PATH)
+    tier = BertTier(head_path=DEFAULT_HEAD_PATH, allowed_labels=taxonomy.label_names,
+                    loader=lambda: encoder)
+    classifier = Classifier(taxonomy, {"bert": tier})
+    records = [LogRecord("ModernCRM", "Failed password for invalid user admin from 10.1.2.3 "
+                         "port 5022 ssh2"), LogRecord("ModernHR", "User alice logged in."),
+               LogRecord("nginx", '10.0.0.7 - - "GET /api/v1/orders HTTP/1.1" 404 512')]
+    verdicts = await classifier.classify(records)
+    assert [v.tier for v in verdicts] == ["bert", "regex", "bert"]
+    assert verdicts[0].label == "Security Alert" and verdicts[2].label == "HTTP Status"
+    await classifier.aclose()
