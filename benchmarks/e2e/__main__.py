@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.e2e import report, runner
+from benchmarks.e2e.results import Results
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_MARKDOWN = REPO / "BENCHMARKS.md"
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render_only:
         if results_json is None or not results_json.is_file():
             parser.error("--render-only needs an existing --json file")
-        results = runner.Results.from_dict(json.loads(results_json.read_text(encoding="utf-8")))
+        results = Results.from_dict(json.loads(results_json.read_text(encoding="utf-8")))
     else:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         plan = runner.QUICK if args.quick else runner.FULL

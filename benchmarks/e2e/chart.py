@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from benchmarks.e2e.runner import Results, Row
+from benchmarks.e2e.results import Results, Row
 
 COLORS = {"logclass": "#1f77b4", "logclass, cache off": "#ff7f0e", "reference": "#7f7f7f"}
 

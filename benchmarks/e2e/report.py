@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from benchmarks.e2e.runner import Results
+from benchmarks.e2e.results import Results
 
 HEADING = "## End-to-end benchmark"
 NOTES = Path(__file__).with_name("NOTES.md")
@@ -186,11 +186,33 @@ def render(results: Results, command: str, chart: str | None) -> str:
     for s in results.startups:
         out.append(f"| {s.config} | {_cell(s.ready_s)} | {_cell(s.first_model_s)} "
                    f"({s.first_model_tier}) | {_cell(s.ready_rss_mb)} | {_cell(s.peak_rss_mb)} |")
+    out += _profiles(results)
     if results.skipped:
         out += ["", "Skipped: " + "; ".join(results.skipped) + "."]
     if NOTES.is_file():
         out += ["", NOTES.read_text(encoding="utf-8").strip()]
     return "\n".join(out) + "\n"
+
+
+def _profiles(results: Results) -> list[str]:
+    out: list[str] = []
+    for title, summary in results.profiles.items():
+        own, inclusive = summary.get("self", []), summary.get("project", [])
+        out += ["", f"Profile of logclass, {title} (py-spy, an extra unmeasured run; share of "
+                    "busy samples):", "",
+                "| self time (any code) | share | inclusive time (logclass code) | share |",
+                "|---|---:|---|---:|"]
+        for i in range(max(len(own), len(inclusive))):
+            a = own[i] if i < len(own) else ("", None)
+            b = inclusive[i] if i < len(inclusive) else ("", None)
+            out.append(f"| `{a[0]}` | {_share(a[1])} | `{b[0]}` | {_share(b[1])} |")
+    if out:
+        out.insert(0, "\n### Where the server's time goes")
+    return out
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
 
 
 def replace_section(document: str, section: str) -> str:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from benchmarks.e2e import loadgen, workloads
+from benchmarks.e2e.results import Results, Row, Startup
 from benchmarks.e2e.servers import LlmTestServer, ServerProcess, logclass_server, reference_server
 
 MB = 1024 * 1024
@@ -42,81 +42,15 @@ class Plan:
     reference: bool = True
     cache_off: bool = True
     encode_baseline: bool = True
+    profile: bool = True  # py-spy on an extra, unmeasured warm run and all-distinct run
 
 
 FULL = Plan()
 QUICK = Plan(
     loghub_per_system=25, mix_lines=100, distinct_lines=60, reference_lines=30, batch=50,
     small_batch=10, concurrency=2, warm_seconds=1.0, latency_seconds=0.5, run_seconds=10.0,
-    cache_off=False, encode_baseline=False,
+    cache_off=False, encode_baseline=False, profile=False,
 )  # fmt: skip
-
-
-@dataclass
-class Row:
-    """One measurement: a configuration serving a workload in batches of ``batch`` lines."""
-
-    config: str
-    workload: str
-    phase: str
-    batch: int
-    concurrency: int
-    lines: int
-    requests: int
-    errors: int
-    seconds: float
-    lines_per_s: float
-    p50_ms: float | None
-    p95_ms: float | None
-    p99_ms: float | None
-    cpu_s_per_1k: float | None
-    llm_calls_per_1k: float | None
-    tiers: dict[str, int]
-    cached_share: float
-    accuracy: float | None = None
-    note: str = ""
-
-
-@dataclass
-class Startup:
-    """Cold start of one configuration, measured from the moment the process is spawned."""
-
-    config: str
-    ready_s: float | None = None
-    first_model_s: float | None = None
-    first_model_tier: str | None = None
-    ready_rss_mb: float | None = None
-    peak_rss_mb: float | None = None
-
-
-@dataclass
-class Results:
-    plan: dict[str, Any]
-    rows: list[Row] = field(default_factory=list)
-    startups: list[Startup] = field(default_factory=list)
-    encode_lines_per_s: float | None = None
-    skipped: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Results:
-        return cls(
-            plan=data["plan"],
-            rows=[Row(**row) for row in data["rows"]],
-            startups=[Startup(**s) for s in data["startups"]],
-            encode_lines_per_s=data.get("encode_lines_per_s"),
-            skipped=data.get("skipped", []),
-            seconds=data.get("seconds", 0.0),
-        )
-
-    def find(self, config: str, workload: str, phase: str, batch: int) -> Row | None:
-        for row in self.rows:
-            if (row.config, row.workload, row.phase, row.batch) == (config, workload, phase, batch):
-                return row
-        return None
 
 
 def load_workloads(plan: Plan, results: Results) -> dict[str, workloads.Workload]:
@@ -232,6 +166,10 @@ def run_logclass(
             ))  # fmt: skip
         startup.peak_rss_mb = round(server.peak_rss / MB, 1)
         results.startups.append(startup)
+        if cached and plan.profile:
+            from benchmarks.e2e import profile
+
+            profile.profile_runs(plan, wl, server, cache_dir.parent, results)
 
 
 def run_reference(

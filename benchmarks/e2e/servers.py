@@ -104,6 +104,11 @@ class ServerProcess:
                 return
             time.sleep(SAMPLE_SECONDS)
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
     def since_start(self) -> float:
         return time.perf_counter() - self.started_at
 
