@@ -1,0 +1,71 @@
+"""``logclass serve`` as a real process on a free loopback port, for the e2e tests.
+
+While ``app/main.py`` does not include the sidecar routers yet, the same service is started
+with uvicorn on ``tests.sidecar.app:served_app`` (create_app plus the sidecar wiring).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from app.main import create_app
+from tests.conftest import REPO, free_port
+from tests.sidecar.app import TAXONOMY
+
+
+def main_is_wired() -> bool:
+    return "/v1/logs" in {getattr(route, "path", None) for route in create_app().routes}
+
+
+@contextmanager
+def running_service(workdir: Path, **env: str) -> Iterator[str]:
+    """Yields the base URL; env entries become ``LOGCLASS_<NAME>``. Stopped by PID."""
+    port = free_port()
+    variables = {
+        **os.environ,
+        "LOGCLASS_PORT": str(port),
+        "LOGCLASS_HOST": "127.0.0.1",
+        "LOGCLASS_CACHE_DIR": str(workdir / "cache"),
+        "LOGCLASS_TAXONOMY": str(TAXONOMY),
+        **{f"LOGCLASS_{name.upper()}": value for name, value in env.items()},
+    }
+    if main_is_wired():
+        command = [str(Path(sys.executable).with_name("logclass")), "serve"]
+    else:
+        command = [sys.executable, "-m", "uvicorn", "--factory", "tests.sidecar.app:served_app"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+    log_path = workdir / "service.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=variables, cwd=REPO, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process, log_path)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    stop = time.monotonic() + 60
+    while time.monotonic() < stop:
+        if process.poll() is not None:
+            raise AssertionError(f"service exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("service did not answer /api/v1/health within 60 s")
