@@ -1,10 +1,10 @@
 """A real uvicorn server on 127.0.0.1 and headless system Chromium driven by Playwright.
 
-Skips cleanly where ``/usr/bin/chromium`` or the ``playwright`` package is absent; never
-downloads a browser. The served app is ``create_app()`` plus, where ``app/main.py`` does
-not include them yet, the docs, pages, performance and metrics routes and the HTTP
-metrics middleware, so these tests exercise what the service serves once fully wired.
-"""
+Tests that use a browser skip cleanly where ``/usr/bin/chromium`` or the ``playwright``
+package is absent; nothing here downloads a browser. The served app is ``create_app()``
+plus, where ``app/main.py`` does not include them yet, the docs, pages, performance and
+metrics routes and the HTTP metrics middleware: these tests exercise what the service
+serves once fully wired, and the additions become no-ops once it is."""
 
 from __future__ import annotations
 
@@ -32,9 +32,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-if not CHROMIUM.exists():
-    pytest.skip("/usr/bin/chromium is absent (apt-get install chromium)", allow_module_level=True)
 
 
 def wired_app(
@@ -143,7 +140,11 @@ def serve(app: FastAPI, classifier: Classifier | None = None) -> Iterator[LiveSe
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
+    """Headless system Chromium; the test skips where it or ``playwright`` is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
