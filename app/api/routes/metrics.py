@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from app import openapi_examples as ex
 from app.api.deps import RegistryDep
 from monitoring.prometheus import CONTENT_TYPE_LATEST, exposition
 
@@ -16,9 +17,7 @@ router = APIRouter(tags=["metrics"])
     summary="Prometheus metrics",
     description="Counters (`*_total`), latency histograms (`*_duration_seconds`) with "
     "`tier`, `route`, `method`, `status` and cache `level` labels, and process metrics.",
-    responses={
-        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text format"}
-    },
+    responses=ex.METRICS_RESPONSES,
 )
 def metrics(registry: RegistryDep) -> Response:
     return Response(exposition(registry), media_type=CONTENT_TYPE_LATEST)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app import openapi_examples as ex
 from app.api.deps import AdminDep, RegistryDep, SettingsDep
 from monitoring.stats import build_stats
 
@@ -72,6 +73,7 @@ class ResetResponse(BaseModel):
     summary="Latency, errors, tier and cache counts",
     description="Per function: calls, errors, avg/min/max and p50/p95/p99 in milliseconds; "
     "lines per tier; cache hits per level; functions slower than the threshold at p95.",
+    responses=ex.STATS_RESPONSES,
 )
 def performance_stats(registry: RegistryDep, settings: SettingsDep) -> PerformanceStats:
     # sync on purpose: FastAPI runs it in a worker thread, so computing percentiles over
@@ -86,6 +88,7 @@ def performance_stats(registry: RegistryDep, settings: SettingsDep) -> Performan
     summary="Zero the measurements (admin)",
     description="Counters and timers start again from zero; gauges keep their current value. "
     "Needs `Authorization: Bearer <LOGCLASS_ADMIN_TOKEN>`.",
+    responses=ex.RESET_RESPONSES,
 )
 def reset_performance(_: AdminDep, registry: RegistryDep) -> ResetResponse:
     registry.reset()
