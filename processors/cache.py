@@ -59,6 +59,7 @@ class TemplateCache:
         registry: MetricsRegistry | None = None,
         timer: Callable[[], float] = time.monotonic,
         retry_after_seconds: float = 30.0,
+        l2_lock_timeout_seconds: float = 1.0,
     ) -> None:
         self.registry = registry or MetricsRegistry()
         self._lock = threading.Lock()
@@ -68,7 +69,12 @@ class TemplateCache:
             None
             if directory is None
             else DiskLevel(
-                directory, l2_size_limit_bytes, self.registry, timer, retry_after_seconds
+                directory,
+                l2_size_limit_bytes,
+                self.registry,
+                timer,
+                retry_after_seconds,
+                l2_lock_timeout_seconds,
             )
         )
         self.registry.gauge_callback("cache_entries", self._l1_size, level="l1")

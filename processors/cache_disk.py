@@ -4,8 +4,10 @@ Why a wrapper: diskcache is sqlite plus files, and disks fail — a directory th
 created, a corrupt database (``sqlite3.DatabaseError``), a read-only mount or a full disk
 (``sqlite3.OperationalError``). Every call here catches that, counts it, logs it once per
 outage, and answers as if the level were empty; the level is skipped for
-``retry_after_seconds`` and then tried again. Values are JSON text; pickled entries (which
-diskcache would otherwise unpickle) are refused, so a planted cache file cannot run code.
+``retry_after_seconds`` and then tried again. A database locked by another process for
+longer than ``lock_timeout_seconds`` skips just that call (counted, not an outage). Values
+are JSON text; pickled entries (which diskcache would otherwise unpickle) are refused, so a
+planted cache file cannot run code.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ class DiskLevel:
         registry: MetricsRegistry,
         timer: Callable[[], float] = time.monotonic,
         retry_after_seconds: float = 30.0,
+        lock_timeout_seconds: float = 1.0,
     ) -> None:
         self.directory = Path(directory)
+        self.lock_timeout_seconds = lock_timeout_seconds
         self.size_limit_bytes = size_limit_bytes
         self.registry = registry
         self.last_error: str | None = None
@@ -152,6 +156,9 @@ class DiskLevel:
         try:
             cache = self._cache if self._cache is not None else self._open()
             result = action(cache)
+        except diskcache.Timeout as exc:  # another process holds the lock: skip this once
+            self._error(what, exc)
+            return None
         except Exception as exc:  # sqlite, OS and diskcache errors alike: L1 carries on
             self._failed(what, exc)
             return None
@@ -165,7 +172,7 @@ class DiskLevel:
             if self._cache is None:
                 self._cache = diskcache.Cache(
                     str(self.directory),
-                    timeout=1.0,  # a locked database fails fast, not after diskcache's 60 s
+                    timeout=self.lock_timeout_seconds,  # not diskcache's 60 s: loop time
                     disk=JsonTextDisk,
                     size_limit=self.size_limit_bytes,
                     eviction_policy="least-recently-stored",  # so reads never write

@@ -10,6 +10,7 @@ exactly what a full disk raises, ``database or disk is full``.
 
 import logging
 import shutil
+import sqlite3
 import subprocess
 
 import diskcache
@@ -127,3 +128,18 @@ def test_read_only_cache_directory_degrades_writes_but_never_raises(tmp_path, im
     assert health["status"] == "degraded"
     assert cache.get_many(["new"]) == {"new": ERROR}
     assert cache.stats()["l2"]["errors"] >= 1
+
+
+def test_a_database_locked_by_another_process_skips_one_write_without_an_outage(tmp_path):
+    cache = TemplateCache(tmp_path, l2_lock_timeout_seconds=0.05)
+    other = sqlite3.connect(tmp_path / "cache.db", timeout=0.05)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # holds the write lock, as a busy sibling worker would
+        cache.set_many({"a": ERROR})
+        assert cache.health()["status"] == "ok"
+        assert cache.stats()["l2"]["errors"] == 1
+    finally:
+        other.rollback()
+        other.close()
+    cache.set_many({"b": ERROR})
+    assert TemplateCache(tmp_path).get_many(["a", "b"]) == {"b": ERROR}
