@@ -4,8 +4,9 @@ target swapped at httpx's transport seam (end-to-end tests use a real server ins
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,7 +15,10 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from app.settings import Settings
+from tests.conftest import free_port
 from tests.sidecar.app import TAXONOMY, sidecar_app
+from tests.sidecar.recorder import Recorder
+from tests.sidecar.service import running_service
 
 SidecarClient = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
@@ -67,3 +71,39 @@ class Downstream:
     @property
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
+
+
+@dataclass(frozen=True)
+class LiveSidecar:
+    """One real ``logclass`` process shared by the e2e tests, forwarding to ``recorder``."""
+
+    url: str
+    recorder: Recorder
+    log: Path
+
+    def log_count(self, text: str) -> int:
+        return self.log.read_text().count(text)
+
+
+@pytest.fixture(scope="session")
+def live_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSidecar]:
+    """Started once (a process start costs seconds); tests clear ``recorder.received``."""
+    workdir = tmp_path_factory.mktemp("live-sidecar")
+    recorder = Recorder(free_port()).start()
+    try:
+        with running_service(
+            workdir, forward_url=f"{recorder.url}/sink", forward_retries="1"
+        ) as url:
+            yield LiveSidecar(url, recorder, workdir / "service.log")
+    finally:
+        recorder.stop()
+
+
+@pytest.fixture
+def live(live_sidecar: LiveSidecar) -> Iterator[LiveSidecar]:
+    if not live_sidecar.recorder.running:
+        live_sidecar.recorder.start()
+    live_sidecar.recorder.clear()
+    yield live_sidecar
+    if not live_sidecar.recorder.running:  # a test that took the target down brings it back
+        live_sidecar.recorder.start()

@@ -27,9 +27,13 @@ class Recorder:
     def __init__(self, port: int) -> None:
         self.port = port
         self.received: list[Received] = []
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
 
     @property
     def url(self) -> str:
@@ -48,7 +52,7 @@ class Recorder:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
-                with recorder._lock:
+                with recorder.lock:
                     recorder.received.append(
                         Received(self.path, self.headers.get("Content-Type", ""), body)
                     )
@@ -72,11 +76,15 @@ class Recorder:
             self._thread.join(timeout=5)
             self._server = None
 
+    def clear(self) -> None:
+        with self.lock:
+            self.received.clear()
+
     def wait_for(self, done: Callable[[list[Received]], bool], timeout: float) -> bool:
         """Polls until ``done(received)`` holds; False after ``timeout`` seconds."""
         stop = time.monotonic() + timeout
         while time.monotonic() < stop:
-            with self._lock:
+            with self.lock:
                 if done(list(self.received)):
                     return True
             time.sleep(0.05)

@@ -12,8 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
-from tests.sidecar.recorder import Received, Recorder
-from tests.sidecar.service import running_service
+from tests.sidecar.recorder import Received
 from tests.sidecar.test_e2e_syslog_ng import make_lines
 
 pytestmark = pytest.mark.e2e
@@ -62,44 +61,32 @@ def otlp_records(received: list[Received]) -> list[tuple[str, dict]]:
     return records
 
 
-def test_otel_sdk_exporter_logs_are_classified_and_forwarded(tmp_path):
+def test_otel_sdk_exporter_logs_are_classified_and_forwarded(live):
     lines, labels = make_lines(0, 10)
-    recorder = Recorder(free_port()).start()
-    try:
-        with running_service(tmp_path, forward_url=f"{recorder.url}/v1/logs") as service:
-            ship_with_otel_sdk(f"{service}/v1/logs", lines)
-            assert recorder.wait_for(lambda r: len(otlp_records(r)) >= len(lines), timeout=10)
-    finally:
-        recorder.stop()
-    records = otlp_records(recorder.received)
+    ship_with_otel_sdk(f"{live.url}/v1/logs", lines)
+    assert live.recorder.wait_for(lambda r: len(otlp_records(r)) >= len(lines), timeout=10)
+    records = otlp_records(live.recorder.received)
     assert [body for body, _ in records] == lines
     assert [attributes["log.class.label"] for _, attributes in records] == labels
-    assert all(r.content_type == "application/x-protobuf" for r in recorder.received)
-    assert all(r.path == "/v1/logs" for r in recorder.received)
+    assert all(r.content_type == "application/x-protobuf" for r in live.recorder.received)
 
 
-def test_otel_sdk_exporter_retries_our_503_until_the_target_is_back(tmp_path):
+def test_otel_sdk_exporter_retries_our_503_until_the_target_is_back(live):
     lines, labels = make_lines(0, 4)
-    recorder = Recorder(free_port())  # not started: the target is down
-    try:
-        with running_service(
-            tmp_path, forward_url=f"{recorder.url}/v1/logs", forward_retries="0"
-        ) as service:
-            started = time.monotonic()
-            threading.Timer(1.5, recorder.start).start()  # back up while the SDK backs off
-            ship_with_otel_sdk(f"{service}/v1/logs", lines, timeout=15)
-            assert recorder.wait_for(lambda r: len(otlp_records(r)) >= len(lines), timeout=10)
-            assert time.monotonic() - started >= 1.5
-            log = (tmp_path / "service.log").read_text()
-    finally:
-        recorder.stop()
-    assert '"POST /v1/logs HTTP/1.1" 503' in log
-    records = otlp_records(recorder.received)
+    refused_before = live.log_count('"POST /v1/logs HTTP/1.1" 503')
+    live.recorder.stop()  # the target is down
+    started = time.monotonic()
+    threading.Timer(1.5, live.recorder.start).start()  # back while the SDK backs off
+    ship_with_otel_sdk(f"{live.url}/v1/logs", lines, timeout=15)
+    assert live.recorder.wait_for(lambda r: len(otlp_records(r)) >= len(lines), timeout=10)
+    assert time.monotonic() - started >= 1.5
+    assert live.log_count('"POST /v1/logs HTTP/1.1" 503') > refused_before
+    records = otlp_records(live.recorder.received)
     assert [body for body, _ in records] == lines
     assert [attributes["log.class.label"] for _, attributes in records] == labels
 
 
-def test_chunked_bodies_over_a_real_socket(tmp_path):
+def test_chunked_bodies_over_a_real_socket(live):
     lines, labels = make_lines(0, 6)
     ndjson = "\n".join(json.dumps({"program": "web", "message": line}) for line in lines).encode()
     otlp_json = {
@@ -114,20 +101,23 @@ def test_chunked_bodies_over_a_real_socket(tmp_path):
     def chunked(body: bytes):
         yield from (body[i : i + 50] for i in range(0, len(body), 50))
 
-    with running_service(tmp_path) as service:
-        ingest = httpx.post(
-            f"{service}/api/v1/ingest",
-            content=chunked(ndjson),
-            headers={"Content-Type": "application/x-ndjson"},
-            timeout=10,
-        )
-        logs = httpx.post(
-            f"{service}/v1/logs",
-            content=chunked(json.dumps(otlp_json).encode()),
-            headers={"Content-Type": "application/json"},
-            timeout=10,
-        )
+    ingest = httpx.post(
+        f"{live.url}/api/v1/ingest",
+        content=chunked(ndjson),
+        headers={"Content-Type": "application/x-ndjson"},
+        timeout=10,
+    )
     assert ingest.request.headers["transfer-encoding"] == "chunked"
-    assert ingest.status_code == 200
-    assert [json.loads(x)["log_class"]["label"] for x in ingest.text.splitlines()] == labels
+    assert ingest.status_code == 200 and ingest.json() == {"accepted": 6, "forwarded": True}
+    logs = httpx.post(
+        f"{live.url}/v1/logs",
+        content=chunked(json.dumps(otlp_json).encode()),
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert logs.status_code == 200 and logs.json() == {}
+    first, second = live.recorder.received
+    events = [json.loads(line) for line in first.body.splitlines()]
+    assert [e["log_class"]["label"] for e in events] == labels
+    forwarded = json.loads(second.body)["resourceLogs"][0]["scopeLogs"][0]["logRecords"]
+    assert [r["body"]["stringValue"] for r in forwarded] == lines

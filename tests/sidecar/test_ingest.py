@@ -115,7 +115,8 @@ async def test_message_and_source_from_configured_nested_keys(sidecar):
     ) as http:
         response = await http.post("/api/v1/ingest", json=[routed, default])
     first, second = response.json()
-    assert first["classification"]["reason"] == "llm_unavailable"  # LegacyCRM: [llm] only
+    assert first["classification"]["tier"] == "none"  # LegacyCRM: [llm] only, and no LLM
+    assert first["classification"]["reason"].startswith("llm_")
     assert second["classification"]["label"] == "Critical Error"  # default: [regex]
     assert "log_class" not in first
 
