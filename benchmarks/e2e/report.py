@@ -172,12 +172,14 @@ def render(results: Results, command: str, chart: str | None) -> str:
                     f"{results.encode_lines_per_s:,.0f} lines/s."]  # fmt: skip
     out += ["", "### Measurements", "",
             "| config | workload | phase | batch | in flight | lines | lines/s | p50 ms | "
-            "p95 ms | p99 ms | CPU s / 1k lines | LLM calls / 1k lines | tiers | cached | "
-            "accuracy | note |", "|" + "---|" * 16]  # fmt: skip
+            "p95 ms | p99 ms | server CPU s / 1k lines | client CPU s / 1k lines | "
+            "LLM calls / 1k lines | tiers | cached | accuracy | note |",
+            "|" + "---|" * 17]  # fmt: skip
     for r in results.rows:
         tiers = ", ".join(f"{k} {v}" for k, v in sorted(r.tiers.items()))
         cells = (r.config, r.workload, r.phase, r.batch, r.concurrency, r.lines, r.lines_per_s,
-                 r.p50_ms, r.p95_ms, r.p99_ms, r.cpu_s_per_1k, r.llm_calls_per_1k, tiers,
+                 r.p50_ms, r.p95_ms, r.p99_ms, r.cpu_s_per_1k, r.client_cpu_s_per_1k,
+                 r.llm_calls_per_1k, tiers,
                  f"{r.cached_share:.0%}", r.accuracy, r.note)  # fmt: skip
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out += ["", "### Cold start and memory", "",

@@ -34,6 +34,7 @@ class Row:
     cached_share: float
     accuracy: float | None = None
     note: str = ""
+    client_cpu_s_per_1k: float | None = None  # the load generator's own CPU, same machine
 
 
 @dataclass

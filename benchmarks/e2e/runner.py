@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import psutil
 
 from benchmarks.e2e import loadgen, workloads
 from benchmarks.e2e.results import Results, Row, Startup
@@ -37,7 +38,7 @@ class Plan:
     concurrency: int = 4
     warm_seconds: float = 8.0
     latency_seconds: float = 6.0
-    run_seconds: float = 60.0  # bound of any one measurement
+    run_seconds: float = 45.0  # bound of any one measurement
     llm_delay_ms: float = 50.0
     reference: bool = True
     cache_off: bool = True
@@ -84,6 +85,8 @@ def measure(
     """Drive ``server`` with ``workload`` and read its CPU and the LLM server's call count."""
     batches = workload.batches(batch)
     llm.reset()
+    client = psutil.Process()
+    client_before = sum(client.cpu_times()[:2])
     cpu_before = server.cpu_seconds()
     run = loadgen.run(
         server.base_url, workload.bodies(batch), [len(b) for b in batches],
@@ -91,6 +94,7 @@ def measure(
         max_seconds=seconds, keep_labels=workload.labelled,
     )  # fmt: skip
     cpu = server.cpu_seconds() - cpu_before
+    client_cpu = sum(client.cpu_times()[:2]) - client_before
     calls = llm.calls()
     per_1k = 1000 / run.lines if run.lines else None
     note = []
@@ -105,6 +109,7 @@ def measure(
         _round(cpu * per_1k if per_1k else None, 4), _round(calls * per_1k if per_1k else None),
         dict(run.tiers), round(run.cached / run.lines, 3) if run.lines else 0.0,
         _accuracy(run, batches), "; ".join(note),
+        _round(client_cpu * per_1k if per_1k else None, 4),
     )  # fmt: skip
 
 
