@@ -31,7 +31,7 @@ __all__ = ["PLACEHOLDERS", "mask"]
 
 PLACEHOLDERS = frozenset({
     "<URL>", "<EMAIL>", "<TIME>", "<UUID>", "<IP>", "<HEX>", "<NUM>", "<PATH>", "<HOST>",
-    "<ID>", "<USER>", "<VALUE>",
+    "<SIZE>", "<DURATION>", "<ID>", "<USER>", "<VALUE>",
 })
 
 # Characters that end a token. ``<`` and ``>`` are among them, so placeholders are never
@@ -60,8 +60,8 @@ _HOST_KEYS = frozenset({
     "remote",
 })
 _USER_WORD = re.compile(
-    r"[Uu]ser(?<=\S [Uu]ser) ++(?!<)[^\s,;:()\[\]{}<>\"'=]++"
-    r"(?=$| (?:from|by|on|at|to|via|with|for|in)\b| ?[\[(,;:])"
+    r"[Uu]ser(?<=\S [Uu]ser) ++(?:\"[^\"\s<]++\"|'[^'\s<]++'"
+    r"|(?!<)[^\s,;:()\[\]{}<>\"'=]++(?=$| (?:from|by|on|at|to|via|with|for|in)\b| ?[\[(,;:]))"
 )
 # A delimiter, then a token that holds a digit (group 1 set), or a slash, a backslash or an
 # inner dot. Starting with the delimiter lets the engine skip ahead fast (mask() prefixes a
@@ -81,9 +81,12 @@ _IP = re.compile(
 # Long hex blobs (hashes, addresses; zero-padded if all digits); 0x literals are numbers.
 _HEX = re.compile(r"(?=[0-9a-fA-F]*[a-fA-F]|0)[0-9a-fA-F]{8,}")
 _NUM = re.compile(
-    r"[-+]?(?:0[xX][0-9a-fA-F]++|\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?:[A-Za-z%]{1,3})?)"
+    r"[-+]?(?:0[xX][0-9a-fA-F]++|\d++(?:\.\d++)?(?:[eE][-+]?\d++)?(?P<unit>[A-Za-z%µ]{1,7})?)"
 )
-_VERSION = re.compile(r"([A-Za-z][\w\-]*+/)\d[\w.\-]*+")
+_SIZE_UNITS = r"[kKMGTPE]i?[Bb]|[Bb]|bytes?"
+_DURATION_UNITS = r"[mnuµ]s|s|secs?|seconds?|min|mins|minutes?|h|hours?|days?"
+_UNIT_KIND = re.compile(rf"(?P<SIZE>{_SIZE_UNITS})|(?P<DURATION>{_DURATION_UNITS})")
+_VERSION = re.compile(r"([A-Za-z][A-Za-z_\-]*+/)\d[\w.\-]*+")
 _HOST = re.compile(r"(?:[A-Za-z0-9][A-Za-z0-9\-]*+\.)++[A-Za-z][A-Za-z\-]*+")
 _PATH_TOKEN = re.compile(
     r"(?:[A-Za-z]:|~|\.\.?)?[/\\][^/\\]++(?:[/\\][^/\\]*+)*+|[^/\\]++(?:[/\\][^/\\]*+){2,}"
@@ -95,12 +98,11 @@ _WORD_HOST = re.compile(
     r"(?:\.(?:com|net|org|edu|gov|mil|int|info|biz|io|local|localdomain|internal|lan|arpa)"
     r"(?:\.[a-z]{2})?|\.(?:ac|co)\.[a-z]{2})"
 )
-_DOT_LEADERS = re.compile(r"\.{2,}+|(?:[^.]|\.(?!\.))++")
+_DOT_LEADERS = re.compile(r"\.{3,}+|(?:[^.]++|\.{1,2}+(?!\.))++")
 # "Failed password for root from <IP>": the word between "for" and an address is an account.
 _USER_BEFORE_ADDRESS = re.compile(r" for (?!<)[^\s<>\[\](){}\"'=,;:]++ from <(IP|HOST)>")
-_UNIT = re.compile(
-    r"<NUM> (?:[KMGTP]i?B|B|bytes?|[mun]s|µs|secs?|seconds?|minutes?|mins?|hours?)\b"
-)
+# A unit written after a number types it: "512 KB" and "3 B" are one <SIZE> slot.
+_UNIT = re.compile(rf"<NUM> (?:(?P<SIZE>{_SIZE_UNITS})|(?P<DURATION>{_DURATION_UNITS}))\b")
 _PAREN_VALUE = re.compile(r"\((?<!\S.)(?:<[A-Z]+>)?\)")
 _REPEATS = re.compile(r"(<[A-Z]+>)(?:(?:, ?| )\1)++")
 
@@ -126,10 +128,16 @@ def _token(match: re.Match[str]) -> str:
     lead, token = lead_token[0], lead_token[1:]
     if token.isdecimal():  # the common case first: a plain integer
         return lead + ("<HEX>" if len(token) >= 8 and token[0] == "0" else "<NUM>")
+    if token[0] == ":" and token[1:2] != ":":  # "status":200 in JSON
+        lead, token = lead + ":", token[1:]
+        if not token:
+            return lead_token
     core, tail = token, ""
     if token[-1] in ".:":
         core = token.rstrip(".:")
         tail = token[len(core):]
+    if "..." in core:  # dot leaders ("depth.......0") separate a word from its value
+        return lead + _DOT_LEADERS.sub(_leader_piece, core) + tail
     if match.group(1) is None and _DIGIT.search(core) is None:
         # Digit-free: a path or a host name, else a word.
         if "/" in core or "\\" in core:
@@ -143,8 +151,6 @@ def _token(match: re.Match[str]) -> str:
 
 def _type_core(core: str) -> str:
     """The placeholder for a token that holds a digit."""
-    if ".." in core:  # dot leaders ("depth.......0") separate a word from its value
-        return _DOT_LEADERS.sub(_leader_piece, core)
     if "/" in core or "\\" in core:
         if _IP.fullmatch(core):
             return "<IP>"
@@ -162,7 +168,7 @@ def _type_core(core: str) -> str:
         if _IP.fullmatch(core):
             return "<IP>"
         if _NUM.fullmatch(core):
-            return "<NUM>"
+            return _number(core)
         return "<HOST>" if _HOST.fullmatch(core) else "<ID>"
     if "-" in core:
         if _UUID.fullmatch(core):
@@ -171,12 +177,34 @@ def _type_core(core: str) -> str:
             return "<TIME>"
     if _HEX.fullmatch(core):
         return "<HEX>"
-    return "<NUM>" if _NUM.fullmatch(core) else "<ID>"
+    return _number(core)
+
+
+def _number(core: str) -> str:
+    """``<NUM>``, or ``<SIZE>``/``<DURATION>`` when a unit is attached (``64MB``, ``250ms``)."""
+    number = _NUM.fullmatch(core)
+    if number is None:
+        return "<ID>"
+    unit = number.group("unit")
+    if unit is None:
+        return "<NUM>"
+    kind = _UNIT_KIND.fullmatch(unit)
+    return "<NUM>" if kind is None else f"<{kind.lastgroup}>"
+
+
+def _quantity(match: re.Match[str]) -> str:
+    return f"<{match.lastgroup}>"
 
 
 def _leader_piece(match: re.Match[str]) -> str:
     piece = match.group()
-    return piece if piece[0] == "." or _DIGIT.search(piece) is None else _type_core(piece)
+    return piece if piece.startswith("...") else _TOKEN.sub(_token, " " + piece)[1:]
+
+
+def _user_word(match: re.Match[str]) -> str:
+    name = match.group()[4:].lstrip(" ")
+    quote = name[0] if name[0] in "\"'" else ""
+    return f"{match.group()[:4]} {quote}<USER>{quote}"
 
 
 def _first_of_run(match: re.Match[str]) -> str:
@@ -198,12 +226,12 @@ def mask(message: str) -> str:
     if "=" in message:
         message = _KEY_VALUE.sub(_key_value, message)
     if "ser " in message:
-        message = _USER_WORD.sub(lambda m: m.group()[:4] + " <USER>", message)
+        message = _USER_WORD.sub(_user_word, message)
     message = _TOKEN.sub(_token, " " + message)[1:]
     if " from <" in message:
         message = _USER_BEFORE_ADDRESS.sub(r" for <USER> from <\1>", message)
     if "<NUM> " in message:
-        message = _UNIT.sub("<NUM>", message)
+        message = _UNIT.sub(_quantity, message)
     if "> <" in message or ">, <" in message or ">,<" in message:
         message = _REPEATS.sub(_first_of_run, message)
     return _PAREN_VALUE.sub("(<VALUE>)", message) if "(" in message else message
