@@ -3,10 +3,11 @@
 What the logclass service replaced, written out so the benchmark can run both side by side:
 a synchronous FastAPI endpoint (``def``, so Starlette runs it in its thread pool) that, for
 each line in turn, tries the taxonomy's regex rules one ``re.search`` at a time, then calls
-``model.encode([line])`` and the classifier head on that one embedding, and sends a line the
-head is unsure of (or one from an LLM-only source) to the LLM in a call of its own. Same
-taxonomy, same MiniLM model folder, same head file, same LLM server as logclass; no
-batching, no template cache, no deduplication. The model loads when the app is created, so
+``model.encode([line])`` and the classifier head on that one embedding (a line the head is
+unsure of ends ``Unclassified``, as in the original), and sends each line of a source routed
+without BERT (``LegacyCRM``) to the LLM in a call of its own. Same taxonomy, same MiniLM model
+folder, same head file, same LLM server as logclass; no batching, no template cache, no
+deduplication. The model loads when the app is created, so
 ``/api/v1/health`` answers only once it is ready, as in the original.
 
     uvicorn benchmarks.e2e.reference_server:create_app --factory --port 8001
@@ -80,12 +81,13 @@ def create_app() -> FastAPI:
             for pattern, label in rules:
                 if re.search(pattern, line):
                     return label, "regex"
-        if "bert" in tiers:
+        if "bert" in tiers:  # as the original: an unsure head ends Unclassified
             embedding = model.encode([line])
             probabilities = head.probabilities(embedding)[0]
             top = int(probabilities.argmax())
             if probabilities[top] >= threshold:
                 return head.labels[top], "bert"
+            return UNCLASSIFIED, "none"
         if "llm" in tiers:
             return classify_with_llm(line)
         return UNCLASSIFIED, "none"
