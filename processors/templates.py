@@ -7,19 +7,22 @@ lines of different events must never share a template (purity), and lines of one
 should (compression). The rules are generic, not tuned to any one system:
 
 * every token that holds a digit is a variable, typed by its shape: ``<UUID>``, ``<TIME>``,
-  ``<IP>``, ``<HEX>``, ``<NUM>``, ``<HOST>``, ``<PATH>``, else ``<ID>`` (``blk_-42``);
+  ``<IP>``, ``<HEX>``, ``<NUM>``, ``<SIZE>`` (``64MB``), ``<DURATION>`` (``250ms``),
+  ``<HOST>``, ``<PATH>``, else ``<ID>`` (``blk_-42``);
 * URLs, e-mail addresses, absolute paths (with their query string), written-out dates, and
   host names under a well-known top-level domain are variables even without a digit;
 * account and machine names are variables whatever they look like, so they never reach a
   model: the value of ``user=``/``rhost=``-style keys, the word after "user", and the word
   in "for X from <address>";
-* a unit after a number, an empty or one-variable ``(...)`` group, and a run of repeated
-  placeholders (lists of ids) are folded, so variable-length values share a template.
+* a unit after a number (``512 KB``), an empty or one-variable ``(...)`` group, and a run of
+  repeated placeholders (lists of ids) are folded, so variable-length values share a template.
 
 Plain words are kept, because they carry the event: ``state=FAILED``, ``'hlt'`` and
 ``service 'sparkDriver'`` stay as written; quoted strings are masked token by token, not
-wholesale. Guarantees: stateless and thread-safe; idempotent (``mask(mask(x)) == mask(x)``);
-time linear in the line length (possessive quantifiers, boundary look-behinds, no nested
+wholesale (they often name a state or a service).
+
+Guarantees: stateless and thread-safe; idempotent (``mask(mask(x)) == mask(x)``); time
+linear in the line length (possessive quantifiers, boundary look-behinds, no nested
 repeats); never raises on a ``str``.
 """
 
@@ -207,6 +210,10 @@ def _user_word(match: re.Match[str]) -> str:
     return f"{match.group()[:4]} {quote}<USER>{quote}"
 
 
+def _user_before_address(match: re.Match[str]) -> str:
+    return f" for <USER> from <{match.group(1)}>"
+
+
 def _first_of_run(match: re.Match[str]) -> str:
     return match.group(1)
 
@@ -229,7 +236,7 @@ def mask(message: str) -> str:
         message = _USER_WORD.sub(_user_word, message)
     message = _TOKEN.sub(_token, " " + message)[1:]
     if " from <" in message:
-        message = _USER_BEFORE_ADDRESS.sub(r" for <USER> from <\1>", message)
+        message = _USER_BEFORE_ADDRESS.sub(_user_before_address, message)
     if "<NUM> " in message:
         message = _UNIT.sub(_quantity, message)
     if "> <" in message or ">, <" in message or ">,<" in message:
