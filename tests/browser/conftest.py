@@ -138,9 +138,13 @@ def serve(app: FastAPI, classifier: Classifier | None = None) -> Iterator[LiveSe
             closing.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless system Chromium; the test skips where it or ``playwright`` is missing."""
+    """Headless system Chromium; the test skips where it or ``playwright`` is missing.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break every asyncio test that runs after it.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")

@@ -17,8 +17,11 @@ HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    cache_dir = tmp_path_factory.mktemp("docs") / "cache"
-    yield from serve(wired_app(Settings(cache_dir=cache_dir)))
+    tmp = tmp_path_factory.mktemp("docs")
+    (tmp / "no-model").mkdir()
+    # no embedding model to load (seconds) and no LLM: regex verdicts answer "Try it out"
+    settings = Settings(cache_dir=tmp / "cache", bert_model_path=tmp / "no-model")
+    yield from serve(wired_app(settings))
 
 
 def _operations(base_url: str) -> set[tuple[str, str]]:
