@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
@@ -74,6 +74,17 @@ def check_limits(count: int, records: Sequence[LogRecord], settings: Settings) -
                 )
 
 
+# Classifications that outlived their request; held so the loop does not drop them.
+_finishing: set[asyncio.Task[list[Verdict]]] = set()
+
+
+async def _shielded(classification: Coroutine[Any, Any, list[Verdict]]) -> list[Verdict]:
+    task = asyncio.ensure_future(classification)
+    _finishing.add(task)
+    task.add_done_callback(_finishing.discard)
+    return await asyncio.shield(task)
+
+
 async def deliver(
     records: Sequence[LogRecord],
     apply: Callable[[list[Verdict]], Enriched],
@@ -88,11 +99,16 @@ async def deliver(
 
     Raises HTTPException 503 (with Retry-After) when the deadline passes or the target
     stays unavailable, 502 when the target refuses the batch.
+
+    A classification still running at the deadline is not cancelled: it finishes in the
+    background and fills the template cache (and concurrent calls share its work), so
+    the shipper's retry of the same batch is answered from the cache instead of timing
+    out again behind a slow LLM.
     """
     started = time.perf_counter()
     try:
         async with asyncio.timeout(deadline):
-            verdicts = await classifier.classify(records) if records else []
+            verdicts = await _shielded(classifier.classify(records)) if records else []
             batch = apply(verdicts)
             await forwarder.send(batch)
     except TimeoutError:

@@ -14,14 +14,19 @@ from app.api.routes import ingest, otlp
 from app.main import create_app
 from app.settings import Settings
 from app.sidecar.forward import Forwarder
+from processors.pipeline import Classifier
 
 TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
 
 
-def sidecar_app(settings: Settings | None = None, **forwarder_options: Any) -> FastAPI:
+def sidecar_app(
+    settings: Settings | None = None,
+    classifier: Classifier | None = None,
+    **forwarder_options: Any,
+) -> FastAPI:
     """``create_app(settings)`` with ``/api/v1/ingest``, ``/v1/logs`` and a forwarder."""
     settings = settings or Settings()
-    app = create_app(settings)
+    app = create_app(settings, classifier=classifier)
     if "/v1/logs" not in {getattr(route, "path", None) for route in app.routes}:
         app.include_router(ingest.router, prefix="/api/v1")
         app.include_router(otlp.router)
