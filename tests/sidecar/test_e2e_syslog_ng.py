@@ -8,7 +8,9 @@ import subprocess
 import time
 
 import pytest
+import yaml
 
+from tests.conftest import REPO
 from tests.sidecar.recorder import Received
 from tests.sidecar.syslog_ng import example_config, running_syslog_ng, syslog_ng_binary
 
@@ -118,3 +120,17 @@ def _wait(condition, timeout: float) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_kubernetes_example_syslog_ng_config_passes_syntax_check(tmp_path):
+    manifest = (REPO / "examples" / "kubernetes" / "sidecar-pod.yaml").read_text()
+    config_map = next(yaml.safe_load_all(manifest))
+    config = tmp_path / "syslog-ng.conf"
+    config.write_text(config_map["data"]["syslog-ng.conf"])
+    result = subprocess.run(
+        [syslog_ng_binary(), "--syntax-only", "-f", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
