@@ -56,7 +56,11 @@ const DETAILS = {
     c.consecutive_failures ? `${c.consecutive_failures} consecutive failures` : null,
     c.last_error,
   ],
-  cache: (c) => [`disk level ${c.l2 ?? "?"}`, c.last_error],
+  cache: (c) => [
+    c.status === "disabled" ? "caching off (LOGCLASS_CACHE_ENABLED=false)"
+      : c.l2 === "off" ? "memory only" : `disk level ${c.l2 ?? "?"}`,
+    c.last_error,
+  ],
 };
 
 function genericDetails(component) {

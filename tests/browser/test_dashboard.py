@@ -130,6 +130,8 @@ def test_dashboard_charts_fill_with_traffic_and_show_the_llm_breaker_opening(
 
     assert requests.sent_off_host(server.base_url) == []
     assert requests.blocked_by_csp == [] and requests.console_errors == []
+    page.locator("#try-submit").click()  # the page's own sample lines, for the screenshot
+    page.locator("#try-results tbody tr").nth(2).wait_for(timeout=WAIT_MS)
     shot = tmp_path / "dashboard.png"
     page.screenshot(path=str(shot), full_page=True)
     if os.environ.get("LOGCLASS_UPDATE_SCREENSHOTS") == "1":
