@@ -38,6 +38,7 @@ def create_app(
             settings, registry=app.state.registry
         )
         app.state.started = time.monotonic()
+        await app.state.classifier.start()
         try:
             yield
         finally:

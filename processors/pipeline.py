@@ -66,9 +66,22 @@ class Classifier:
 
     @classmethod
     def from_settings(cls, settings: Any, registry: MetricsRegistry | None = None) -> Classifier:
-        """Build the classifier a deployment describes (``app.settings.Settings`` or alike)."""
+        """Build the classifier a deployment describes (``app.settings.Settings`` or alike).
+
+        Cheap: the embedding model loads on first use (or in :meth:`start` with warm-up).
+        """
+        from processors.bert import BertTier
+        from processors.cache import TemplateCache
+        from processors.llm import LlmTier
+
+        registry = registry or MetricsRegistry()
         taxonomy = Taxonomy.load(settings.taxonomy)
-        return cls(taxonomy, registry=registry, max_line_chars=settings.max_line_chars)
+        tiers: dict[str, Tier] = {
+            "bert": BertTier.from_settings(settings, registry, taxonomy.label_names),
+            "llm": LlmTier.from_settings(settings, taxonomy, registry),
+        }
+        cache = TemplateCache.from_settings(settings, registry)
+        return cls(taxonomy, tiers, cache, registry, max_line_chars=settings.max_line_chars)
 
     # -- the hot path -------------------------------------------------------------------
 
@@ -83,6 +96,9 @@ class Classifier:
             if len(message) > self.max_line_chars:
                 message = message[: self.max_line_chars]
                 truncated.add(i)
+            if not message.strip():  # nothing to classify; no model should guess
+                verdicts[i] = Verdict(UNCLASSIFIED, None, "none", False, message, "empty_line")
+                continue
             route = self.taxonomy.route_for(record.source)
             template = mask(message)
             if self.taxonomy.routes[route][:1] == (REGEX_TIER,):
@@ -218,11 +234,23 @@ class Classifier:
         components: dict[str, Any] = {"regex": self.regex.health()}
         for name, tier in self.tiers.items():
             components[name] = tier.health()
+        cache_health = getattr(self.cache, "health", None)
+        components["cache"] = cache_health() if cache_health else {"status": "disabled"}
         return components
+
+    async def start(self) -> None:
+        """Warm up what asks for it (e.g. ``LOGCLASS_BERT_WARMUP``); called by the lifespan."""
+        for tier in self.tiers.values():
+            start = getattr(tier, "start", None)
+            if start is not None:
+                await start()
 
     async def aclose(self) -> None:
         for tier in self.tiers.values():
             await tier.aclose()
+        close_cache = getattr(self.cache, "close", None)
+        if close_cache is not None:
+            close_cache()
 
 
 def _undecided(reason: str, cacheable: bool = True) -> Outcome:

@@ -60,7 +60,8 @@ async def test_batch_keeps_order_and_count_with_duplicates_and_empty_strings(tax
     assert [v.tier for v in verdicts][:3] == ["regex", "none", "bert"]
     assert verdicts[2].template == verdicts[4].template == "call <NUM> timeout"
     # each distinct template went to the model once
-    assert sorted(bert.calls[0]) == sorted({"", "call <NUM> timeout", "zzz"})
+    assert sorted(bert.calls[0]) == sorted({"call <NUM> timeout", "zzz"})
+    assert verdicts[1].reason == "empty_line"
 
 
 async def test_undecided_lines_get_unclassified_with_the_last_reason(taxonomy):
