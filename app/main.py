@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
+from app.api.routes import cache as cache_routes
 from app.api.routes import classify, health
 from app.settings import Settings
 from monitoring import MetricsRegistry
@@ -56,6 +57,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(classify.router, prefix=API_PREFIX)
     app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(cache_routes.router, prefix=API_PREFIX)
     app.include_router(classify.compat_router)
     return app
 

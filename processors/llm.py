@@ -7,7 +7,8 @@ batch the server refuses (400/413/422), is retried line by line. Transport fault
 the :class:`LlmClient`'s business (retries, deadline, breaker); a call that still fails
 gives ``llm_unavailable``, and an open breaker gives it at once, without I/O. An answer
 outside the label set is never trusted: ``llm_unparseable``, counted in
-``llm_unparseable``. Neither is cacheable. No base URL: every line is ``llm_disabled``.
+``llm_unparseable``. Neither is cacheable. No base URL: every line is ``llm_disabled``
+(cacheable: the fingerprint changes when a base URL is set).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from processors.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
-DISABLED = Decision(None, reason="llm_disabled", cacheable=False)
+# Cacheable: the fingerprint says whether the tier is on, so turning it on misses.
+DISABLED = Decision(None, reason="llm_disabled")
 UNAVAILABLE = Decision(None, reason="llm_unavailable", cacheable=False)
 UNPARSEABLE = Decision(None, reason="llm_unparseable", cacheable=False)
 _REFUSED_BATCH = (400, 413, 422)  # statuses that may be about the batch, not the lines
@@ -86,7 +88,8 @@ class LlmTier:
                 "llm_breaker_state", functools.partial(self._in_state, state), state=state
             )
         labels = ";".join(f"{lab.name}={lab.description}" for lab in taxonomy.labels)
-        ident = "\x1f".join((model, PROMPT_VERSION, labels, structured_output))
+        endpoint = base_url or "off"
+        ident = "\x1f".join((endpoint, model, PROMPT_VERSION, labels, structured_output))
         self._fingerprint = hashlib.sha256(ident.encode()).hexdigest()[:16]
 
     @classmethod

@@ -90,6 +90,7 @@ class Classifier:
         verdicts: list[Verdict | None] = [None] * len(records)
         pending: dict[tuple[str, str], list[int]] = {}
         truncated: set[int] = set()
+        seen: dict[tuple[str, str], tuple[str | None, str]] = {}  # exact repeats in the batch
         regex_hits = 0
         for i, record in enumerate(records):
             message = record.message
@@ -100,14 +101,17 @@ class Classifier:
                 verdicts[i] = Verdict(UNCLASSIFIED, None, "none", False, message, "empty_line")
                 continue
             route = self.taxonomy.route_for(record.source)
-            template = mask(message)
-            if self.taxonomy.routes[route][:1] == (REGEX_TIER,):
-                label = self.regex.match(message)
-                if label is not None:
-                    reason = "truncated" if i in truncated else None
-                    verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason)
-                    regex_hits += 1
-                    continue
+            known = seen.get((route, message))
+            if known is None:
+                uses_regex = self.taxonomy.routes[route][:1] == (REGEX_TIER,)
+                label = self.regex.match(message) if uses_regex else None
+                known = seen[(route, message)] = (label, mask(message))
+            label, template = known
+            if label is not None:
+                reason = "truncated" if i in truncated else None
+                verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason)
+                regex_hits += 1
+                continue
             pending.setdefault((route, template), []).append(i)
 
         outcomes = await self._decide(list(pending)) if pending else {}
@@ -129,7 +133,7 @@ class Classifier:
     ) -> dict[tuple[str, str], tuple[Outcome, bool]]:
         """Cache, then in-flight sharing, then the model tiers, for distinct keys."""
         cache_keys = {key: self._cache_key(*key) for key in keys}
-        hits = self.cache.get_many(list(cache_keys.values())) if self.cache else {}
+        hits = self.cache.get_many(list(cache_keys.values())) if self.cache is not None else {}
         result: dict[tuple[str, str], tuple[Outcome, bool]] = {}
         waiting: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
         mine: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
@@ -147,8 +151,8 @@ class Classifier:
             try:
                 computed = await self._run_tiers(list(mine))
                 fresh = {cache_keys[k]: o for k, o in computed.items() if o.cacheable}
-                if self.cache and fresh:
-                    self.cache.set_many(fresh)
+                if self.cache is not None and fresh:  # disk writes stay off the event loop
+                    await asyncio.to_thread(self.cache.set_many, fresh)
                 for key, outcome in computed.items():
                     mine[key].set_result(outcome)
                     result[key] = (outcome, False)

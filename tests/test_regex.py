@@ -49,3 +49,10 @@ def test_rules_with_their_own_groups_report_the_right_label():
     tier = RegexTier([Rule(r"^(GET|POST) (?P<path>\S+)", "HTTP Status"), Rule("(x)(y)", "Error")])
     assert tier.match("POST /a") == "HTTP Status"
     assert tier.match("axy") == "Error"
+
+
+def test_anchored_and_unanchored_rules_keep_first_match_semantics():
+    tier = RegexTier([Rule("^a|b", "Error"), Rule("^x", "User Action"), Rule("y$", "HTTP Status")])
+    assert tier.match("zzb") == "Error"  # '^a|b' is a branch, not anchored
+    assert tier.match("xy") == "User Action"
+    assert tier.match("zxy") == "HTTP Status"  # '^x' must not match mid-line
