@@ -28,6 +28,13 @@ def main_is_wired() -> bool:
 @contextmanager
 def running_service(workdir: Path, **env: str) -> Iterator[str]:
     """Yields the base URL; env entries become ``LOGCLASS_<NAME>``. Stopped by PID."""
+    with running_process(workdir, **env) as (base, _):
+        yield base
+
+
+@contextmanager
+def running_process(workdir: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Like :func:`running_service`, and the process too (benchmarks read its memory)."""
     port = free_port()
     variables = {
         **os.environ,
@@ -48,7 +55,7 @@ def running_service(workdir: Path, **env: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process, log_path)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
