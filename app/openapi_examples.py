@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.schemas import ErrorResponse
 from monitoring.prometheus import CONTENT_TYPE_LATEST
 
 JSON = "application/json"
@@ -34,6 +35,11 @@ def response(
 ) -> dict[str, Any]:
     """One entry of FastAPI's ``responses=``; the route's ``response_model`` keeps the schema."""
     return {"description": description, "content": {media_type: {"examples": examples}}}
+
+
+def error(description: str, examples: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A ``responses=`` entry for an error status: its examples and the error body schema."""
+    return {**response(description, examples), "model": ErrorResponse}
 
 
 # -- POST /api/v1/classify ------------------------------------------------------------------
@@ -98,9 +104,9 @@ CLASSIFY_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: response("one verdict per input line, in input order",
                   {"cached": example("The six-line batch, sent a second time",
                                      CLASSIFY_RESPONSE)}),
-    413: response("body, line count or line length over a limit",
+    413: error("body, line count or line length over a limit",
                   {"lines": example("Too many lines", ERROR_413_LINES)}),
-    422: response("the body does not match the schema",
+    422: error("the body does not match the schema",
                   {"missing": example("A line without log_message", ERROR_422)}),
 }
 
@@ -122,10 +128,10 @@ CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
           "`confidence` and `tier` added",
           "content": {"text/csv": {"schema": {"type": "string"},
                                    "example": CSV_RESULT}}},
-    400: response("malformed CSV", {"header": example("No log_message column", ERROR_400_CSV)}),
-    413: response("file, line count or line length over a limit",
+    400: error("malformed CSV", {"header": example("No log_message column", ERROR_400_CSV)}),
+    413: error("file, line count or line length over a limit",
                   {"lines": example("Too many lines", ERROR_413_LINES)}),
-    422: response("no `file` form field", {"missing": example("No file", {
+    422: error("no `file` form field", {"missing": example("No file", {
         "detail": [{"type": "missing", "loc": ["body", "file"], "msg": "Field required",
                     "input": None}],
         "message": "body.file: Field required"})}),
@@ -222,9 +228,9 @@ STATS_RESPONSES: dict[int | str, dict[str, Any]] = {
 ADMIN_401 = {"detail": "missing or wrong admin token: send 'Authorization: Bearer <token>'"}
 ADMIN_403 = {"detail": "admin endpoints are disabled: set LOGCLASS_ADMIN_TOKEN to enable them"}
 ADMIN_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: response("no or wrong bearer token",
+    401: error("no or wrong bearer token",
                   {"wrong_token": example("Missing or wrong token", ADMIN_401)}),
-    403: response("admin endpoints are off (no LOGCLASS_ADMIN_TOKEN)",
+    403: error("admin endpoints are off (no LOGCLASS_ADMIN_TOKEN)",
                   {"disabled": example("No admin token configured", ADMIN_403)}),
 }
 RESET_RESPONSES: dict[int | str, dict[str, Any]] = {

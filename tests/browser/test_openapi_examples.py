@@ -137,3 +137,6 @@ def test_fastapi_puts_the_examples_into_the_schema_beside_the_response_model():
     # FastAPI renders the schema with exclude_none, so example nulls are left out
     assert ok["examples"]["cached"]["value"] == _without_nulls(ex.CLASSIFY_RESPONSE)
     assert set(operation["responses"]) == {"200", "413", "422"}
+    too_big = operation["responses"]["413"]["content"]["application/json"]
+    assert too_big["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}
+    assert too_big["examples"]["lines"]["value"] == ex.ERROR_413_LINES
