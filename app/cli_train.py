@@ -24,7 +24,7 @@ def add_train_commands(subparsers: Any) -> None:
     train.add_argument("--data", required=True, help="CSV: source,log_message,target_label")
     train.add_argument("--out", required=True, help="folder for bert_head.npz and bert_head.json")
     train.add_argument("--folds", type=int, default=5, help="k of the k-fold report (default 5)")
-    train.add_argument("--c", type=float, default=10.0, help="inverse regularization (default 10)")
+    train.add_argument("--c", type=float, default=4.0, help="inverse regularization (default 4)")
     train.add_argument("--threshold", type=float, help="default: LOGCLASS_BERT_THRESHOLD")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=run_train)

@@ -146,7 +146,7 @@ class BertTier:
             warmup=settings.bert_warmup,
             threads=settings.bert_threads,
             batch_size=settings.bert_batch_size,
-            max_batch_tokens=getattr(settings, "bert_max_batch_tokens", 2048),
+            max_batch_tokens=settings.bert_max_batch_tokens,
             max_wait_ms=settings.bert_max_wait_ms,
             registry=registry,
         )

@@ -78,7 +78,7 @@ def embed(encoder: Any, texts: Sequence[str], batch_size: int = 32,
     return out
 
 
-def fit_head(x: np.ndarray, y: np.ndarray, labels: Sequence[str], c: float = 10.0,
+def fit_head(x: np.ndarray, y: np.ndarray, labels: Sequence[str], c: float = 4.0,
              seed: int = 0) -> Head:
     """Multinomial logistic regression on embeddings; ``y`` holds indexes into ``labels``."""
     try:
@@ -99,7 +99,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, labels: Sequence[str], c: float = 10.
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, groups: Sequence[str], labels: Sequence[str],
-                   folds: int = 5, c: float = 10.0, threshold: float = 0.5,
+                   folds: int = 5, c: float = 4.0, threshold: float = 0.5,
                    seed: int = 0) -> dict[str, Any]:
     """Out-of-fold predictions of a stratified, template-grouped k-fold, and their metrics."""
     from sklearn.model_selection import StratifiedGroupKFold
@@ -160,7 +160,7 @@ def classification_metrics(gold: Sequence[str], predicted: Sequence[str],
 
 
 def train(data: str | Path, out_dir: str | Path, encoder: Any, folds: int = 5,
-          c: float = 10.0, threshold: float = 0.5, seed: int = 0,
+          c: float = 4.0, threshold: float = 0.5, seed: int = 0,
           labels: Sequence[str] | None = None, progress: bool = False) -> tuple[Path, dict]:
     """Train on a labelled CSV, cross-validate, write ``bert_head.npz`` + ``.json`` to out_dir."""
     rows = read_labelled(data)
