@@ -117,7 +117,7 @@ async function poll() {
 
 async function pollForever() {
   try {
-    await poll();
+    if (!document.hidden) await poll(); // a background tab costs the service nothing
   } finally {
     setTimeout(pollForever, refresh * 1000);
   }
