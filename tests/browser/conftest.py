@@ -8,7 +8,6 @@ serves once fully wired, and the additions become no-ops once it is."""
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
 import time
@@ -124,18 +123,14 @@ class RequestLog:
         ]
 
 
-def serve(app: FastAPI, classifier: Classifier | None = None) -> Iterator[LiveServer]:
-    """Run ``app`` for the duration of a fixture; closes ``classifier`` (ours) afterwards."""
+def serve(app: FastAPI) -> Iterator[LiveServer]:
+    """Run ``app`` for the duration of a fixture (its lifespan opens and closes its parts)."""
     server = LiveServer(app)
     server.start()
     try:
         yield server
     finally:
         server.stop()
-        if classifier is not None:  # in a thread: Playwright's loop runs in this one
-            closing = threading.Thread(target=asyncio.run, args=(classifier.aclose(),))
-            closing.start()
-            closing.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -18,12 +18,6 @@ import httpx
 import pytest
 
 from app.settings import Settings
-from monitoring import MetricsRegistry
-from processors.bert import BertTier
-from processors.cache import TemplateCache
-from processors.llm import LlmTier
-from processors.pipeline import Classifier
-from processors.taxonomy import Taxonomy
 from tests.browser.conftest import LiveServer, serve, wired_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -54,19 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         llm_breaker_cooldown_seconds=600,
         slow_threshold_ms=0.05,  # so the slow list has entries to show
     )
-    registry = MetricsRegistry(settings.metrics_window)
-    taxonomy = Taxonomy.load(settings.taxonomy)
-    classifier = Classifier(
-        taxonomy,
-        tiers={
-            "bert": BertTier.from_settings(settings, registry, taxonomy.label_names),
-            "llm": LlmTier.from_settings(settings, taxonomy, registry),
-        },
-        cache=TemplateCache.from_settings(settings, registry),
-        registry=registry,
-        max_line_chars=settings.max_line_chars,
-    )
-    yield from serve(wired_app(settings, registry, classifier), classifier)
+    # the classifier is the one the settings describe, as `logclass serve` builds it
+    yield from serve(wired_app(settings))
 
 
 def _classify(base_url: str, lines: list[str], source: str = "ModernCRM") -> dict:
