@@ -110,7 +110,8 @@ async def deliver(
         async with asyncio.timeout(deadline):
             verdicts = await _shielded(classifier.classify(records)) if records else []
             batch = apply(verdicts)
-            await forwarder.send(batch)
+            if batch.count():  # an empty batch has nothing to deliver
+                await forwarder.send(batch)
     except TimeoutError:
         registry.count("sidecar_batches", outcome="deadline")
         raise HTTPException(

@@ -112,3 +112,12 @@ async def test_stdout_target_writes_ndjson_batches(sidecar):
     assert first.status_code == second.status_code == 200
     events = [json.loads(line) for line in out.getvalue().decode().splitlines()]
     assert labels(events) == LABELS
+
+
+async def test_an_empty_batch_is_accepted_without_bothering_the_target(sidecar):
+    downstream = Downstream()
+    async with sidecar(transport=downstream.transport, **FORWARD) as http:
+        response = await http.post("/api/v1/ingest", content=b"\n\n", headers=NDJSON)
+    assert response.status_code == 200
+    assert response.json() == {"accepted": 0, "forwarded": True}
+    assert downstream.requests == []
