@@ -22,7 +22,6 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import BaseRoute
 
 ASSETS_URL = "/static-offline-docs"
 ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
@@ -51,9 +50,8 @@ def install_offline_docs(
 ) -> None:
     """Serve ``docs_url`` and ``redoc_url`` with local assets.
 
-    Any CDN-backed pages FastAPI registered at those paths (when the app was built without
-    ``docs_url=None, redoc_url=None``) are removed first, so calling this is enough either
-    way. Raises ``FileNotFoundError`` at start-up if the package's assets are missing.
+    Build the app with ``docs_url=None, redoc_url=None`` so FastAPI registers no CDN-backed
+    pages there. Raises ``FileNotFoundError`` at start-up if the package's assets are missing.
     """
     missing = [name for name in ASSET_FILES if not (ASSETS_DIR / name).is_file()]
     if missing:
@@ -62,8 +60,6 @@ def install_offline_docs(
         raise ValueError("the docs pages need the OpenAPI schema: keep openapi_url set")
     openapi_url = app.openapi_url
     oauth2_url = app.swagger_ui_oauth2_redirect_url or f"{docs_url}/oauth2-redirect"
-    replaced = {docs_url, redoc_url, oauth2_url, app.docs_url, app.redoc_url}
-    app.router.routes[:] = [r for r in app.router.routes if _path(r) not in replaced]
     app.docs_url, app.redoc_url = docs_url, redoc_url
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="offline-docs-assets")
     parameters = {**SWAGGER_UI_PARAMETERS, **(app.swagger_ui_parameters or {})}
@@ -102,6 +98,3 @@ def _secured(response: HTMLResponse) -> HTMLResponse:
     response.headers.update(DOCS_HEADERS)
     return response
 
-
-def _path(route: BaseRoute) -> str | None:
-    return getattr(route, "path", None)

@@ -14,7 +14,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
 from app.api.routes import cache as cache_routes
-from app.api.routes import classify, health
+from app.api.routes import classify, health, metrics, pages, performance
+from app.docs import install_offline_docs
+from app.http_metrics import HttpMetricsMiddleware
 from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
@@ -52,13 +54,18 @@ def create_app(
         version=package_version(),
         lifespan=lifespan,
         max_body_size=settings.max_body_bytes,  # 413 by Content-Length or while streaming
+        docs_url=None,  # served offline below, not from a CDN
+        redoc_url=None,
     )
+    install_offline_docs(app)
+    app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.include_router(classify.router, prefix=API_PREFIX)
-    app.include_router(health.router, prefix=API_PREFIX)
-    app.include_router(cache_routes.router, prefix=API_PREFIX)
+    for router in (classify.router, health.router, performance.router, cache_routes.router):
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(classify.compat_router)
+    app.include_router(metrics.router)
+    app.include_router(pages.router)
     return app
 
 

@@ -69,3 +69,4 @@ class HealthResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str | list[dict[str, object]]
+    message: str | None = Field(None, description="422 only: the first problem, in one line")

@@ -124,6 +124,7 @@ class Classifier:
                 verdicts[i] = Verdict(
                     outcome.label, outcome.confidence, outcome.tier, cached, key[1], reason
                 )
+        self.registry.count("lines_classified", len(records))
         self.registry.count("lines_decided", regex_hits, tier=REGEX_TIER)
         self.registry.observe("pipeline.classify", time.perf_counter() - started)
         return verdicts  # type: ignore[return-value]  # every slot was filled above

@@ -1,10 +1,8 @@
 """A real uvicorn server on 127.0.0.1 and headless system Chromium driven by Playwright.
 
 Tests that use a browser skip cleanly where ``/usr/bin/chromium`` or the ``playwright``
-package is absent; nothing here downloads a browser. The served app is ``create_app()``
-plus, where ``app/main.py`` does not include them yet, the docs, pages, performance and
-metrics routes and the HTTP metrics middleware: these tests exercise what the service
-serves once fully wired, and the additions become no-ops once it is."""
+package is absent; nothing here downloads a browser. The served app is ``create_app()``,
+exactly what ``logclass serve`` runs."""
 
 from __future__ import annotations
 
@@ -21,41 +19,11 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from app.main import API_PREFIX, create_app
-from app.settings import Settings
-from monitoring import MetricsRegistry
-from processors.pipeline import Classifier
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-
-
-def wired_app(
-    settings: Settings,
-    registry: MetricsRegistry | None = None,
-    classifier: Classifier | None = None,
-) -> FastAPI:
-    """``create_app`` with every browser-facing route the service is meant to have."""
-    from app.api.routes import metrics, pages, performance
-    from app.docs import install_offline_docs
-    from app.http_metrics import HttpMetricsMiddleware
-
-    app = create_app(settings, registry=registry, classifier=classifier)
-    paths = {getattr(route, "path", None) for route in app.routes}
-    if "/dashboard" not in paths:
-        app.include_router(pages.router)
-    if f"{API_PREFIX}/performance/stats" not in paths:
-        app.include_router(performance.router, prefix=API_PREFIX)
-    if "/metrics" not in paths:
-        app.include_router(metrics.router)
-    if "/static-offline-docs" not in paths:
-        install_offline_docs(app)
-    if not any(m.cls is HttpMetricsMiddleware for m in app.user_middleware):
-        app.add_middleware(HttpMetricsMiddleware)
-    return app
 
 
 @dataclass

@@ -17,8 +17,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.main import create_app
 from app.settings import Settings
-from tests.browser.conftest import LiveServer, serve, wired_app
+from tests.browser.conftest import LiveServer, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         slow_threshold_ms=0.05,  # so the slow list has entries to show
     )
     # the classifier is the one the settings describe, as `logclass serve` builds it
-    yield from serve(wired_app(settings))
+    yield from serve(create_app(settings))
 
 
 def _classify(base_url: str, lines: list[str], source: str = "ModernCRM") -> dict:

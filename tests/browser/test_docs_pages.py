@@ -8,8 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from app.main import create_app
 from app.settings import Settings
-from tests.browser.conftest import LiveServer, serve, wired_app
+from tests.browser.conftest import LiveServer, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 HTTP_METHODS = {"get", "post", "put", "patch", "delete", "head", "options"}
@@ -21,7 +22,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     (tmp / "no-model").mkdir()
     # no embedding model to load (seconds) and no LLM: regex verdicts answer "Try it out"
     settings = Settings(cache_dir=tmp / "cache", bert_model_path=tmp / "no-model")
-    yield from serve(wired_app(settings))
+    yield from serve(create_app(settings))
 
 
 def _operations(base_url: str) -> set[tuple[str, str]]:

@@ -19,12 +19,12 @@ from pydantic import BaseModel
 from app import openapi_examples as ex
 from app.api.routes.cache import ClearCacheResponse
 from app.api.routes.performance import PerformanceStats, ResetResponse
+from app.main import create_app
 from app.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, HealthResponse
 from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 from processors.taxonomy import Taxonomy
-from tests.browser.conftest import wired_app
 
 
 def _without_nulls(value: Any) -> Any:
@@ -75,7 +75,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     settings = Settings(cache_dir=tmp_path / "cache", admin_token="test-admin-token")
     registry = MetricsRegistry()
     classifier = Classifier(Taxonomy.load(settings.taxonomy), registry=registry)  # regex only
-    app = wired_app(settings, registry, classifier)
+    app = create_app(settings, registry=registry, classifier=classifier)
     async with (
         LifespanManager(app) as manager,
         httpx.AsyncClient(

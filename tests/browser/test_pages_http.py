@@ -12,10 +12,9 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.api.routes.pages import ASSETS, STATIC_DIR
-from app.docs import ASSETS_URL, install_offline_docs
+from app.docs import ASSETS_URL
 from app.main import create_app
 from app.settings import Settings
-from tests.browser.conftest import wired_app
 
 
 async def _client(app: FastAPI, root_path: str = "") -> AsyncIterator[httpx.AsyncClient]:
@@ -31,7 +30,7 @@ async def _client(app: FastAPI, root_path: str = "") -> AsyncIterator[httpx.Asyn
 
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    async for http in _client(wired_app(Settings(cache_dir=tmp_path / "cache"))):
+    async for http in _client(create_app(Settings(cache_dir=tmp_path / "cache"))):
         yield http
 
 
@@ -70,9 +69,8 @@ async def test_pages_are_not_part_of_the_api_schema(client):
     assert not {"/", "/dashboard", "/docs", "/redoc"} & set(paths)
 
 
-async def test_install_replaces_fastapis_cdn_pages(tmp_path):
-    app = create_app(Settings(cache_dir=tmp_path / "cache"))  # FastAPI's own /docs, /redoc
-    install_offline_docs(app)
+async def test_served_docs_pages_reference_local_assets_only(tmp_path):
+    app = create_app(Settings(cache_dir=tmp_path / "cache"))
     assert [getattr(r, "path", None) for r in app.routes].count("/docs") == 1
     async for http in _client(app):
         for path, asset in [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")]:
@@ -84,7 +82,6 @@ async def test_install_replaces_fastapis_cdn_pages(tmp_path):
 
 async def test_docs_behind_a_path_prefix_load_assets_and_schema_under_it(tmp_path):
     app = create_app(Settings(cache_dir=tmp_path / "cache"))
-    install_offline_docs(app)
     async for http in _client(app, root_path="/logclass"):
         page = (await http.get("/docs")).text
         assert f"/logclass{ASSETS_URL}/swagger-ui-bundle.js" in page
