@@ -117,7 +117,7 @@ _ODD = st.sampled_from(
 _LINE = st.one_of(st.text(max_size=80), st.lists(_ODD, max_size=30).map("".join))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(_LINE)
 def test_mask_is_idempotent_and_never_raises(line: str) -> None:
     template = mask(line)
