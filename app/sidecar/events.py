@@ -102,11 +102,12 @@ def parse_events(body: bytes, content_type: str | None) -> EventBatch:
 def enrich(
     events: list[dict[str, Any]],
     fields: EventFields,
-    classify_records: Iterable[int],
+    positions: Iterable[int],
     verdicts: Sequence[Verdict],
 ) -> None:
-    """Adds ``fields.enrich_key`` to every event: its verdict, or ``no_message``."""
-    decided = dict(zip(classify_records, verdicts, strict=True))
+    """Adds ``fields.enrich_key`` to every event (replacing an older one): the verdict of
+    the event at each of ``positions``, ``no_message`` for the others."""
+    decided = dict(zip(positions, verdicts, strict=True))
     for i, event in enumerate(events):
         verdict = decided.get(i)
         event[fields.enrich_key] = (

@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from app.sidecar import convert, otlp
 from app.sidecar.events import EventFields
 
-__all__ = ["Enriched", "ForwardFormat", "render", "NDJSON"]
+__all__ = ["Enriched", "ForwardFormat", "NDJSON", "events_of", "ndjson", "render"]
 
 ForwardFormat = Literal["same", "ndjson", "json_array", "otlp"]
 NDJSON = "application/x-ndjson"
@@ -41,13 +41,13 @@ def render(batch: Enriched, fmt: ForwardFormat, fields: EventFields) -> tuple[by
             return otlp.encode(batch.request, batch.encoding), otlp.media_type(batch.encoding)
         fmt = "json_array" if batch.framing == "json_array" else "ndjson"
         if batch.framing == "object":
-            return _dumps(_events(batch, fields)[0]), JSON
+            return _dumps(events_of(batch, fields)[0]), JSON
     if fmt == "otlp":
         request = batch.request
         if request is None:
-            request = convert.events_to_otlp(_events(batch, fields), fields)
+            request = convert.events_to_otlp(events_of(batch, fields), fields)
         return otlp.encode(request, "protobuf"), otlp.media_type("protobuf")
-    events = _events(batch, fields)
+    events = events_of(batch, fields)
     if fmt == "json_array":
         return b"[" + b",".join(_dumps(e) for e in events) + b"]", JSON
     return ndjson(events), NDJSON
@@ -59,10 +59,7 @@ def ndjson(events: list[dict[str, Any]]) -> bytes:
 
 
 def events_of(batch: Enriched, fields: EventFields) -> list[dict[str, Any]]:
-    return _events(batch, fields)
-
-
-def _events(batch: Enriched, fields: EventFields) -> list[dict[str, Any]]:
+    """The batch as flat JSON events (OTLP records converted)."""
     if batch.request is not None:
         return convert.otlp_to_events(batch.request, fields)
     return batch.events or []
