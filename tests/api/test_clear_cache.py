@@ -1,12 +1,13 @@
 """POST /api/v1/performance/clear-cache: admin only, empties both levels, says what each held."""
 
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from asgi_lifespan import LifespanManager
 
-from app.api.routes import cache as cache_routes
+from app.main import create_app
 from app.settings import Settings
 from processors.cache import TemplateCache
 from processors.pipeline import Classifier
@@ -35,14 +36,6 @@ class CountingTier:
         pass
 
 
-def build(settings: Settings, classifier: Classifier) -> FastAPI:
-    app = FastAPI()
-    app.state.settings = settings
-    app.state.classifier = classifier
-    app.include_router(cache_routes.router, prefix="/api/v1")
-    return app
-
-
 @pytest.fixture
 def tier() -> CountingTier:
     return CountingTier()
@@ -54,10 +47,19 @@ def classifier(settings: Settings, tier: CountingTier) -> Classifier:
     return Classifier(Taxonomy.load(DEFAULT_TAXONOMY_PATH), {"bert": tier}, cache=cache)
 
 
+@asynccontextmanager
+async def served(settings: Settings, classifier: Classifier):
+    """The real app, with the test's classifier (and so its cache) in place."""
+    app = create_app(settings, classifier=classifier)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
 @pytest.fixture
 async def http(settings: Settings, classifier: Classifier):
-    transport = httpx.ASGITransport(app=build(settings, classifier))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with served(settings, classifier) as client:
         yield client
     classifier.cache.close()
 
@@ -81,8 +83,7 @@ async def test_clear_cache_without_the_admin_token_is_refused_and_clears_nothing
 
 async def test_clear_cache_is_refused_when_no_admin_token_is_configured(tmp_path, classifier):
     settings = Settings(cache_dir=tmp_path / "other", admin_token=None)
-    transport = httpx.ASGITransport(app=build(settings, classifier))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with served(settings, classifier) as client:
         response = await client.post(URL, headers=TOKEN)
     assert response.status_code == 403
     assert "LOGCLASS_ADMIN_TOKEN" in response.json()["detail"]
@@ -107,8 +108,7 @@ async def test_clear_cache_empties_both_levels_and_reports_what_each_held(
 async def test_clear_cache_with_caching_off_says_so(tmp_path, tier):
     settings = Settings(cache_dir=tmp_path, cache_enabled=False, admin_token="test-admin-token")
     classifier = Classifier(Taxonomy.load(DEFAULT_TAXONOMY_PATH), {"bert": tier}, cache=None)
-    transport = httpx.ASGITransport(app=build(settings, classifier))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with served(settings, classifier) as client:
         response = await client.post(URL, headers=TOKEN)
     assert response.status_code == 200
     assert response.json() == {"enabled": False, "cleared": {"l1": 0, "l2": 0}}

@@ -7,6 +7,7 @@ import logging
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from app import openapi_examples as ex
 from app.api.deps import AdminDep, ClassifierDep
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,11 @@ _DOC = dict(
     description="Drops every cached model verdict from memory and disk, so the next lines are "
     "classified afresh. Regex verdicts are never cached. Needs "
     "`Authorization: Bearer <LOGCLASS_ADMIN_TOKEN>`.",
+    responses=ex.CLEAR_CACHE_RESPONSES,
 )
 
 
 @router.post("/performance/clear-cache", **_DOC)
-@router.post("/performance/clear-cache/", include_in_schema=False, **_DOC)
 def clear_cache(_: AdminDep, classifier: ClassifierDep) -> ClearCacheResponse:
     # sync on purpose: FastAPI runs it in a worker thread, so disk deletes never stall the loop
     cache = classifier.cache

@@ -8,23 +8,19 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, Body, File, HTTPException, UploadFile, status
 from fastapi.responses import StreamingResponse
 
 from app import csv_io
+from app import openapi_examples as ex
 from app.api.deps import ClassifierDep, SettingsDep
 from app.limits import check_records
-from app.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, Summary, VerdictOut
+from app.schemas import ClassifyRequest, ClassifyResponse, Summary, VerdictOut
 from processors.pipeline import Classifier
 from processors.records import LogRecord, Verdict
 
 router = APIRouter(tags=["classify"])
 CSV_CHUNK_ROWS = 1_000
-_ERRORS = {
-    400: {"model": ErrorResponse, "description": "malformed CSV"},
-    413: {"model": ErrorResponse, "description": "body, line count or line length over a limit"},
-    422: {"model": ErrorResponse, "description": "the body does not match the schema"},
-}
 
 
 @router.post(
@@ -33,10 +29,12 @@ _ERRORS = {
     summary="Classify a batch of log lines",
     description="One result per input line, in input order, always. Lines no tier decides "
     "come back as `Unclassified` with a `reason`.",
-    responses={k: v for k, v in _ERRORS.items() if k != 400},
+    responses=ex.CLASSIFY_RESPONSES,
 )
 async def classify(
-    body: ClassifyRequest, classifier: ClassifierDep, settings: SettingsDep
+    body: Annotated[ClassifyRequest, Body(openapi_examples=ex.CLASSIFY_REQUEST_EXAMPLES)],
+    classifier: ClassifierDep,
+    settings: SettingsDep,
 ) -> ClassifyResponse:
     records = [LogRecord(item.source, item.log_message) for item in body.logs]
     check_records(records, settings)
@@ -93,13 +91,7 @@ async def _stream_csv(
         yield csv_io.render_rows(header, rows[start:stop], verdicts)
 
 
-_CSV_DOC = {
-    "response_class": StreamingResponse,
-    "responses": {
-        200: {"content": {"text/csv": {}}, "description": "the CSV with labels added"},
-        **_ERRORS,
-    },
-}
+_CSV_DOC = {"response_class": StreamingResponse, "responses": ex.CSV_RESPONSES}
 router.add_api_route(
     "/classify/csv",
     classify_csv,
@@ -107,7 +99,8 @@ router.add_api_route(
     summary="Classify an uploaded CSV",
     description="Multipart upload in the form field `file`, with `source,log_message` columns "
     "(other columns kept). Answers a streamed CSV with `target_label`, `confidence`, `tier` "
-    "added; cells a spreadsheet would run as formulas are prefixed with `'`.",
+    "added; cells a spreadsheet would run as formulas are prefixed with `'`.\n\n"
+    + ex.CSV_DESCRIPTION_EXAMPLE,
     **_CSV_DOC,
 )
 

@@ -6,6 +6,7 @@ import time
 
 from fastapi import APIRouter, Request
 
+from app import openapi_examples as ex
 from app import package_version
 from app.api.deps import ClassifierDep
 from app.schemas import HealthResponse
@@ -19,6 +20,7 @@ router = APIRouter(tags=["health"])
     summary="Service health",
     description="Always 200 while the process serves; `status` is `degraded` when a component "
     "(model, LLM, disk cache) is failing and lines may fall back or end `Unclassified`.",
+    responses=ex.HEALTH_RESPONSES,
 )
 async def health(request: Request, classifier: ClassifierDep) -> HealthResponse:
     components = classifier.health()
