@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.routing import NoMatchFound
 
 from app.api.routes import ingest, otlp
 from app.main import create_app
@@ -27,7 +28,7 @@ def sidecar_app(
     """``create_app(settings)`` with ``/api/v1/ingest``, ``/v1/logs`` and a forwarder."""
     settings = settings or Settings()
     app = create_app(settings, classifier=classifier)
-    if "/v1/logs" not in {getattr(route, "path", None) for route in app.routes}:
+    if not serves_sidecar(app):
         app.include_router(ingest.router, prefix="/api/v1")
         app.include_router(otlp.router)
     wired = app.router.lifespan_context
@@ -50,6 +51,15 @@ def sidecar_app(
 
     app.router.lifespan_context = lifespan
     return app
+
+
+def serves_sidecar(app: FastAPI) -> bool:
+    """Whether ``app`` already has the sidecar routes (app/main.py wires them)."""
+    try:
+        app.url_path_for("export_logs")
+    except NoMatchFound:
+        return False
+    return True
 
 
 def served_app() -> FastAPI:

@@ -18,11 +18,11 @@ import httpx
 
 from app.main import create_app
 from tests.conftest import REPO, free_port
-from tests.sidecar.app import TAXONOMY
+from tests.sidecar.app import TAXONOMY, serves_sidecar
 
 
 def main_is_wired() -> bool:
-    return "/v1/logs" in {getattr(route, "path", None) for route in create_app().routes}
+    return serves_sidecar(create_app())
 
 
 @contextmanager
