@@ -15,6 +15,7 @@ from app.api.routes import ingest, otlp
 from app.main import create_app
 from app.settings import Settings
 from app.sidecar.forward import Forwarder
+from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 
 TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
@@ -23,11 +24,12 @@ TAXONOMY = Path(__file__).with_name("taxonomy.yaml")
 def sidecar_app(
     settings: Settings | None = None,
     classifier: Classifier | None = None,
+    registry: MetricsRegistry | None = None,
     **forwarder_options: Any,
 ) -> FastAPI:
     """``create_app(settings)`` with ``/api/v1/ingest``, ``/v1/logs`` and a forwarder."""
     settings = settings or Settings()
-    app = create_app(settings, classifier=classifier)
+    app = create_app(settings, classifier=classifier, registry=registry)
     if not serves_sidecar(app):
         app.include_router(ingest.router, prefix="/api/v1")
         app.include_router(otlp.router)

@@ -15,6 +15,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from app.settings import Settings
+from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 from tests.conftest import free_port
 from tests.sidecar.app import TAXONOMY, sidecar_app
@@ -33,11 +34,12 @@ def sidecar(tmp_path: Path) -> SidecarClient:
         transport: httpx.AsyncBaseTransport | None = None,
         stdout: IO[bytes] | None = None,
         classifier: Classifier | None = None,
+        registry: MetricsRegistry | None = None,
         **overrides: Any,
     ) -> AsyncIterator[httpx.AsyncClient]:
         settings = Settings(cache_dir=tmp_path / "cache", taxonomy=TAXONOMY, **overrides)
         options = {k: v for k, v in {"transport": transport, "stdout": stdout}.items() if v}
-        app = sidecar_app(settings, classifier=classifier, **options)
+        app = sidecar_app(settings, classifier=classifier, registry=registry, **options)
         async with (
             LifespanManager(app) as manager,
             httpx.AsyncClient(

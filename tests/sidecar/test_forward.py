@@ -7,6 +7,7 @@ import time
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from app.sidecar.otlp import any_value
+from monitoring import MetricsRegistry
 from tests.sidecar.conftest import Downstream
 from tests.sidecar.test_ingest import EVENTS, LABELS, LINES, labels, ndjson
 
@@ -121,3 +122,17 @@ async def test_an_empty_batch_is_accepted_without_bothering_the_target(sidecar):
     assert response.status_code == 200
     assert response.json() == {"accepted": 0, "forwarded": True}
     assert downstream.requests == []
+
+
+async def test_batch_outcomes_and_events_are_counted_in_the_registry(sidecar):
+    registry = MetricsRegistry()
+    downstream = Downstream(statuses=[0, 0, 0])  # the first batch fails all three attempts
+    async with sidecar(transport=downstream.transport, registry=registry, **FORWARD) as http:
+        assert (await http.post("/api/v1/ingest", json=EVENTS)).status_code == 503
+        assert (await http.post("/api/v1/ingest", json=EVENTS)).status_code == 200
+        snapshot = registry.snapshot()
+    assert snapshot.counter("sidecar_batches", outcome="unavailable") == 1
+    assert snapshot.counter("sidecar_batches", outcome="ok") == 1
+    assert snapshot.counter("sidecar_events", framing="json_array") == len(EVENTS)
+    forward = snapshot.timer("sidecar.forward")
+    assert (forward.calls, forward.errors) == (2, 1)
