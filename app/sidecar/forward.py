@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 from typing import IO, Any
 
@@ -64,9 +65,10 @@ class Forwarder:
         self.backoff = backoff
         self.registry = registry or MetricsRegistry()
         self._stdout = stdout
-        self._stdout_lock = asyncio.Lock()
+        self._stdout_lock = threading.Lock()  # held by the writing thread, even if cancelled
         self._client: httpx.AsyncClient | None = None
         if self.target and self.target != STDOUT:
+            _check_url(self.target)
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(timeout),
                 limits=httpx.Limits(
@@ -142,17 +144,28 @@ class Forwarder:
         raise ForwardUnavailable(f"forward target unavailable ({problem})")
 
     async def _write_stdout(self, data: bytes) -> None:
+        try:
+            await asyncio.to_thread(self._write_flush, data)
+        except OSError as exc:  # a closed pipe: whoever reads stdout is gone
+            raise ForwardUnavailable(f"cannot write to stdout: {exc}") from exc
+
+    def _write_flush(self, data: bytes) -> None:
         stream = self._stdout or sys.stdout.buffer
-        async with self._stdout_lock:  # whole batches, never interleaved
-            try:
-                await asyncio.to_thread(_write_flush, stream, data)
-            except OSError as exc:  # a closed pipe: whoever reads stdout is gone
-                raise ForwardUnavailable(f"cannot write to stdout: {exc}") from exc
+        with self._stdout_lock:  # whole batches, never interleaved
+            stream.write(data)
+            stream.flush()
 
 
-def _write_flush(stream: IO[bytes], data: bytes) -> None:
-    stream.write(data)
-    stream.flush()
+def _check_url(target: str) -> None:
+    """A bad LOGCLASS_FORWARD_URL stops start-up, instead of a 503 on every batch."""
+    try:
+        url = httpx.URL(target)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"LOGCLASS_FORWARD_URL {target!r} is not a URL: {exc}") from exc
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(
+            f"LOGCLASS_FORWARD_URL {target!r} must be an http(s) URL with a host, or 'stdout'"
+        )
 
 
 def _retry_after(response: httpx.Response) -> float:

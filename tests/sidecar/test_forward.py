@@ -4,8 +4,11 @@ import io
 import json
 import time
 
+import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from app.sidecar.events import EventFields
+from app.sidecar.forward import Forwarder
 from app.sidecar.otlp import any_value
 from monitoring import MetricsRegistry
 from tests.sidecar.conftest import Downstream
@@ -136,3 +139,9 @@ async def test_batch_outcomes_and_events_are_counted_in_the_registry(sidecar):
     assert snapshot.counter("sidecar_events", framing="json_array") == len(EVENTS)
     forward = snapshot.timer("sidecar.forward")
     assert (forward.calls, forward.errors) == (2, 1)
+
+
+@pytest.mark.parametrize("url", ["htp://sink/in", "sink:9200/in", "http:///in"])
+def test_a_forward_url_that_cannot_work_stops_start_up_with_its_name(url):
+    with pytest.raises(ValueError, match="LOGCLASS_FORWARD_URL"):
+        Forwarder(url, EventFields())
