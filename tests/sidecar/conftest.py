@@ -89,9 +89,9 @@ class LiveSidecar:
         return self.log.read_text().count(text)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSidecar]:
-    """Started once (a process start costs seconds); tests clear ``recorder.received``."""
+    """Started once for tests/sidecar (a start costs seconds); tests clear what it received."""
     workdir = tmp_path_factory.mktemp("live-sidecar")
     recorder = Recorder(free_port()).start()
     try:

@@ -42,6 +42,7 @@ def running_process(workdir: Path, **env: str) -> Iterator[tuple[str, subprocess
         "LOGCLASS_HOST": "127.0.0.1",
         "LOGCLASS_CACHE_DIR": str(workdir / "cache"),
         "LOGCLASS_TAXONOMY": str(TAXONOMY),
+        "LOGCLASS_LOG_LEVEL": "info",  # the e2e tests read the access log for 503s
         **{f"LOGCLASS_{name.upper()}": value for name, value in env.items()},
     }
     if main_is_wired():
