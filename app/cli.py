@@ -56,6 +56,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
+        access_log=settings.forward_url != "stdout",  # stdout then carries NDJSON events only
     )
     return 0
 

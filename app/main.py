@@ -14,10 +14,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
 from app.api.routes import cache as cache_routes
-from app.api.routes import classify, health, metrics, pages, performance
+from app.api.routes import classify, health, ingest, metrics, otlp, pages, performance
 from app.docs import install_offline_docs
 from app.http_metrics import HttpMetricsMiddleware
 from app.settings import Settings
+from app.sidecar import Forwarder
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 
@@ -40,11 +41,13 @@ def create_app(
         app.state.classifier = classifier or Classifier.from_settings(
             settings, registry=app.state.registry
         )
+        app.state.forwarder = Forwarder.from_settings(settings, registry=app.state.registry)
         app.state.started = time.monotonic()
         await app.state.classifier.start()
         try:
             yield
         finally:
+            await app.state.forwarder.aclose()
             if classifier is None:  # we opened it, we close it
                 await app.state.classifier.aclose()
 
@@ -61,9 +64,11 @@ def create_app(
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for router in (classify.router, health.router, performance.router, cache_routes.router):
+    for router in (classify.router, ingest.router, health.router, performance.router):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(cache_routes.router, prefix=API_PREFIX)
     app.include_router(classify.compat_router)
+    app.include_router(otlp.router)
     app.include_router(metrics.router)
     app.include_router(pages.router)
     return app

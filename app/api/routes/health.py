@@ -14,6 +14,7 @@ from app.schemas import HealthResponse
 router = APIRouter(tags=["health"])
 
 
+@router.head("/health", include_in_schema=False)  # for shippers' health checks (Vector)
 @router.get(
     "/health",
     response_model=HealthResponse,
