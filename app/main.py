@@ -37,7 +37,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.registry = registry or MetricsRegistry()
+        app.state.registry = registry or MetricsRegistry(window=settings.metrics_window)
         app.state.classifier = classifier or Classifier.from_settings(
             settings, registry=app.state.registry
         )

@@ -38,8 +38,9 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 
 # Help text for the series the service reports; anything else gets a generic line.
 HELP = {
-    "lines_decided": "Verdicts by deciding tier (regex: lines; model tiers: distinct templates)",
-    "lines_decided_cached": "Distinct templates answered from the template cache",
+    "lines_decided": "Lines by the tier that decided them (none: ended Unclassified)",
+    "templates_decided": "Distinct templates decided by each model tier (once per batch)",
+    "lines_decided_cached": "Lines whose verdict came from the template cache",
     "cache_hits": "Template cache hits, by cache level",
     "cache_misses": "Template cache misses, by cache level",
     "http.requests": "HTTP requests, by method, route template and status class",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -88,10 +89,32 @@ class Classifier:
     async def classify(self, records: Sequence[LogRecord]) -> list[Verdict]:
         started = time.perf_counter()
         verdicts: list[Verdict | None] = [None] * len(records)
+        pending, truncated, regex_lines = self._match_rules(records, verdicts)
+        outcomes = await self._decide(list(pending)) if pending else {}
+        lines_by_tier: Counter[str] = Counter({REGEX_TIER: regex_lines})
+        cached_lines = 0
+        for key, indexes in pending.items():
+            outcome, cached = outcomes[key]
+            lines_by_tier[outcome.tier] += len(indexes)
+            cached_lines += len(indexes) if cached else 0
+            for i in indexes:
+                reason = outcome.reason
+                if reason is None and i in truncated:
+                    reason = "truncated"
+                verdicts[i] = Verdict(
+                    outcome.label, outcome.confidence, outcome.tier, cached, key[1], reason
+                )
+        self._report(len(records), lines_by_tier, cached_lines, time.perf_counter() - started)
+        return verdicts  # type: ignore[return-value]  # every slot was filled above
+
+    def _match_rules(
+        self, records: Sequence[LogRecord], verdicts: list[Verdict | None]
+    ) -> tuple[dict[tuple[str, str], list[int]], set[int], int]:
+        """Fill in regex (and empty-line) verdicts; group the rest by ``(route, template)``."""
         pending: dict[tuple[str, str], list[int]] = {}
         truncated: set[int] = set()
         seen: dict[tuple[str, str], tuple[str | None, str]] = {}  # exact repeats in the batch
-        regex_hits = 0
+        regex_lines = 0
         for i, record in enumerate(records):
             message = record.message
             if len(message) > self.max_line_chars:
@@ -110,24 +133,22 @@ class Classifier:
             if label is not None:
                 reason = "truncated" if i in truncated else None
                 verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason)
-                regex_hits += 1
-                continue
-            pending.setdefault((route, template), []).append(i)
+                regex_lines += 1
+            else:
+                pending.setdefault((route, template), []).append(i)
+        return pending, truncated, regex_lines
 
-        outcomes = await self._decide(list(pending)) if pending else {}
-        for key, indexes in pending.items():
-            outcome, cached = outcomes[key]
-            for i in indexes:
-                reason = outcome.reason
-                if reason is None and i in truncated:
-                    reason = "truncated"
-                verdicts[i] = Verdict(
-                    outcome.label, outcome.confidence, outcome.tier, cached, key[1], reason
-                )
-        self.registry.count("lines_classified", len(records))
-        self.registry.count("lines_decided", regex_hits, tier=REGEX_TIER)
-        self.registry.observe("pipeline.classify", time.perf_counter() - started)
-        return verdicts  # type: ignore[return-value]  # every slot was filled above
+    def _report(self, lines: int, by_tier: Counter[str], cached: int, seconds: float) -> None:
+        """Line counts (not templates) per deciding tier, so operators see real traffic."""
+        self.registry.count("lines_classified", lines)
+        empty = lines - sum(by_tier.values())  # empty lines end 'none' without a tier
+        by_tier["none"] += empty
+        for tier, count in by_tier.items():
+            if count:
+                self.registry.count("lines_decided", count, tier=tier)
+        if cached:
+            self.registry.count("lines_decided_cached", cached)
+        self.registry.observe("pipeline.classify", seconds)
 
     async def _decide(
         self, keys: list[tuple[str, str]]
@@ -146,8 +167,6 @@ class Classifier:
                 waiting[key] = self._inflight[ckey]
             else:
                 mine[key] = self._inflight[ckey] = loop.create_future()
-        if hits:
-            self.registry.count("lines_decided_cached", len(hits))
         if mine:
             try:
                 computed = await self._run_tiers(list(mine))
@@ -199,11 +218,11 @@ class Classifier:
                     outcomes[i] = Outcome(
                         decision.label, decision.confidence, name, decision.reason, cacheable[i]
                     )
-            self.registry.count("lines_decided", len(undecided) - len(still), tier=name)
+            self.registry.count("templates_decided", len(undecided) - len(still), tier=name)
             undecided = still
         for i in undecided:
             outcomes[i] = _undecided(reasons[i], cacheable[i])
-        self.registry.count("lines_decided", len(undecided), tier="none")
+        self.registry.count("templates_decided", len(undecided), tier="none")
         return outcomes  # type: ignore[return-value]
 
     async def _call_tier(self, name: str, templates: list[str]) -> list[Decision]:

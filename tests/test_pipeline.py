@@ -111,3 +111,19 @@ async def test_regex_runs_on_the_raw_line_before_masking(taxonomy):
     classifier = Classifier(taxonomy)
     [verdict] = await classifier.classify([LogRecord("LegacyCRM", "User User77 logged out.")])
     assert (verdict.label, verdict.tier, verdict.cached) == ("User Action", "regex", False)
+
+
+async def test_metrics_count_lines_per_deciding_tier_not_templates(taxonomy):
+    from monitoring import MetricsRegistry
+
+    registry = MetricsRegistry()
+    classifier = Classifier(
+        taxonomy, {"bert": KeywordTier("bert", {"disk": "Resource Usage"})}, registry=registry
+    )
+    lines = ["disk 1 full", "disk 2 full", "User U1 logged in.", "", "odd"]
+    await classifier.classify([LogRecord("a", m) for m in lines])
+    snapshot = registry.snapshot()
+    assert snapshot.counter("lines_classified") == 5
+    assert snapshot.counter("lines_decided", tier="bert") == 2  # one template, two lines
+    assert snapshot.counter("lines_decided", tier="regex") == 1
+    assert snapshot.counter("lines_decided", tier="none") == 2  # the empty line and "odd"

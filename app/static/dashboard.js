@@ -22,16 +22,10 @@ async function getJson(url) {
   return response.json();
 }
 
-// Lines through the pipeline: its `lines_classified` counter where the service has one;
-// else the verdicts per tier plus cache answers (model tiers and the cache count distinct
-// templates per batch, so then the chart shows decisions per second).
-const LINES_COUNTER = "lines_classified";
-
+// Lines through the pipeline: the sum of lines per deciding tier.
 function linesTotal(stats) {
-  const counted = (stats.counters || {})[LINES_COUNTER];
-  if (counted !== undefined) return { total: counted, what: "Lines classified" };
-  const decided = Object.values(stats.tiers || {}).reduce((sum, n) => sum + n, 0);
-  return { total: decided + (stats.lines_decided_cached || 0), what: "Decisions" };
+  const total = Object.values(stats.tiers || {}).reduce((sum, n) => sum + n, 0);
+  return { total, what: "Lines classified" };
 }
 
 function drawThroughput(stats) {

@@ -50,10 +50,9 @@ class PerformanceStats(BaseModel):
         description="every timer, keyed `name` or `name{label=value,...}`"
     )
     tiers: dict[str, int] = Field(
-        description="verdicts per deciding tier (regex counts lines; model tiers count "
-        "distinct templates, each decided once per batch)"
+        description="lines per deciding tier (`none`: ended Unclassified)"
     )
-    lines_decided_cached: int = Field(description="distinct templates answered by the cache")
+    lines_decided_cached: int = Field(description="lines whose verdict came from the cache")
     caches: dict[str, CacheLevelStats] = Field(description="per cache level (`l1`, `l2`)")
     slow_threshold_ms: float = Field(description="LOGCLASS_SLOW_THRESHOLD_MS")
     slow_functions: list[SlowFunction] = Field(
