@@ -10,22 +10,31 @@ from pathlib import Path
 
 from benchmarks.e2e.results import Results, Row
 
-COLORS = {"logclass": "#1f77b4", "logclass, cache off": "#ff7f0e", "reference": "#7f7f7f"}
+COLORS = {
+    "logclass": "#1f77b4",
+    "logclass, 1 torch thread": "#2ca02c",
+    "logclass, cache off": "#ff7f0e",
+    "reference": "#7f7f7f",
+}
 
 
 def _series(results: Results) -> list[tuple[str, list[Row]]]:
-    """Groups on the x axis: one per (workload, phase, batch) logclass ran, in run order.
+    """Groups on the x axis, one per (workload, batch, first pass or repeat), in run order.
 
-    The reference's per-line rate does not depend on caching, so its one pass over a
-    workload stands beside each of that workload's groups (its 1-in-flight run beside the
-    small-batch group).
+    logclass's cold pass and the cache-off pass stand together (both first passes); the
+    cache-off repeat of small batches stands beside the warm one. The reference's per-line
+    rate does not depend on caching, so its one pass over a workload stands beside each of
+    that workload's groups (its 1-in-flight run beside the small-batch group).
     """
     small = results.plan["small_batch"]
     reference = {(r.workload, r.phase): r for r in results.rows if r.config == "reference"}
     groups: dict[str, list[Row]] = {}
     for row in results.rows:
-        if row.config != "reference":
-            groups.setdefault(f"{row.workload}\n{row.phase}, batch {row.batch}", []).append(row)
+        if row.config == "reference":
+            continue
+        repeat = row.phase == "warm" or (row.phase == "pass" and row.batch == small)
+        kind = "repeat (warm)" if repeat else "first pass (cold)"
+        groups.setdefault(f"{row.workload}, {row.batch}/batch\n{kind}", []).append(row)
     for rows in groups.values():
         workload, batch = rows[0].workload, rows[0].batch
         ref = reference.get((workload, "latency" if batch == small else "pass"))

@@ -155,9 +155,14 @@ class ServerProcess:
 
 
 def logclass_server(
-    name: str, cache_dir: Path, llm_base_url: str | None, cache_enabled: bool = True
+    name: str,
+    cache_dir: Path,
+    llm_base_url: str | None,
+    cache_enabled: bool = True,
+    settings: Mapping[str, str] | None = None,
 ) -> ServerProcess:
-    """``logclass serve`` as a deployment starts it, configured only through LOGCLASS_*."""
+    """``logclass serve`` as a deployment starts it, configured only through LOGCLASS_*
+    (``settings``: more of them, e.g. ``{"LOGCLASS_BERT_THREADS": "1"}``)."""
     port = free_port()
     env = {
         "LOGCLASS_PORT": str(port),
@@ -169,6 +174,7 @@ def logclass_server(
     }
     if llm_base_url:
         env["LOGCLASS_LLM_BASE_URL"] = llm_base_url
+    env.update(settings or {})
     logclass = Path(sys.executable).with_name("logclass")
     return ServerProcess(name, [str(logclass), "serve"], env, port)
 
