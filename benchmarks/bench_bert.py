@@ -20,6 +20,7 @@ import csv
 import json
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -94,7 +95,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=0, help="0 = every distinct line")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = all cores)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-batch-tokens", type=int, default=1024)
+    parser.add_argument("--max-batch-tokens", type=int, default=384)
     args = parser.parse_args()
     if not LOGHUB.is_dir():
         print(f"no Loghub samples at {LOGHUB}", file=sys.stderr)
@@ -104,6 +105,7 @@ def main() -> int:
     encoder = load_encoder(threads=args.threads)
     encoder.model.encode(lines[:64], batch_size=32)  # warm the kernels
     best: dict[str, float] = {}
+    ratios: list[tuple[float, float]] = []  # per round: batched/single, batched/best encode
     for round_no in range(args.rounds):
         runs = {
             "tier-batched": lambda: asyncio.run(
@@ -113,10 +115,15 @@ def main() -> int:
                for n in ENCODE_BATCHES},
         }
         names = list(runs) if round_no % 2 == 0 else list(reversed(runs))
+        this_round: dict[str, float] = {}
         for name in names:
             rate = runs[name]()
             best[name] = max(best.get(name, 0.0), rate)
+            this_round[name] = rate
             print(f"round {round_no + 1} {name:<14} {rate:8.1f} lines/s", file=sys.stderr)
+        encode_best = max(v for k, v in this_round.items() if k.startswith("encode"))
+        batched = this_round["tier-batched"]
+        ratios.append((batched / this_round["tier-single"], batched / encode_best))
     best_encode = max((v, k) for k, v in best.items() if k.startswith("encode"))
     print(f"\n{len(lines)} distinct masked Loghub lines, {args.rounds} rounds, best of rounds; "
           f"batch {args.batch_size} lines / {args.max_batch_tokens} tokens\n")
@@ -126,6 +133,10 @@ def main() -> int:
     print(f"\nmicro-batched / one line per pass: {best['tier-batched'] / best['tier-single']:.2f}x")
     print(f"micro-batched / best bare encode ({best_encode[1]}): "
           f"{best['tier-batched'] / best_encode[0]:.2f}x")
+    print("per-round ratios (modes of a round ran minutes apart at most): "
+          + ", ".join(f"{a:.2f}x / {b:.2f}x" for a, b in ratios)
+          + f"; median {statistics.median(a for a, _ in ratios):.2f}x vs one line per pass, "
+          f"{statistics.median(b for _, b in ratios):.2f}x vs best bare encode")
     print(f"cold start to first BERT verdict: {cold['first_verdict_s']:.1f} s "
           f"(import of the tier module {cold['import_s'] * 1000:.0f} ms; "
           f"verdict {cold['label']!r})")
