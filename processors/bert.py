@@ -27,6 +27,7 @@ from monitoring import MetricsRegistry
 from processors.bert_batcher import MicroBatcher
 from processors.head import DEFAULT_HEAD_PATH, Head, HeadError, load_head
 from processors.records import Decision
+from processors.training import masker_sha256
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class BertTier:
         self._load_seconds: float | None = None
         self._error: str | None = None
         self.loads = 0
+        self._masker = masker_sha256()
         self.head: Head | None = None
         try:
             self.head = load_head(self.head_path)
@@ -209,6 +211,8 @@ class BertTier:
                 "digest": self.head.digest if self.head else None,
                 "trained_at": meta.get("trained_at"),
                 "cv_macro_f1": (meta.get("metrics") or {}).get("macro_f1"),
+                # False: the masker changed since training; retrain with `logclass train`
+                "masker_matches": meta.get("masker_sha256") == self._masker,
             },
         }
 

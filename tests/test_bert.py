@@ -47,8 +47,9 @@ def counting_loader(encoder: Encoder) -> tuple[list[int], object]:
     return calls, load
 
 
-def test_importing_the_tier_does_not_import_torch() -> None:
-    code = "import sys, processors.bert, app.cli_train; print('torch' in sys.modules)"
+def test_importing_the_tier_imports_neither_torch_nor_sklearn() -> None:
+    code = ("import sys, processors.bert, app.cli_train; "
+            "print('torch' in sys.modules or 'sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "False"
@@ -161,3 +162,10 @@ async def test_pipeline_labels_default_route_lines_with_the_bert_tier(encoder: E
     assert [v.tier for v in verdicts] == ["bert", "regex", "bert"]
     assert verdicts[0].label == "Security Alert" and verdicts[2].label == "HTTP Status"
     await classifier.aclose()
+
+
+def test_health_says_whether_the_head_matches_the_current_masker(tmp_path: Path) -> None:
+    weights = np.zeros((1, 384), dtype=np.float32)
+    path = save_head(Head(weights, np.zeros(1, np.float32), ("Error",)), tmp_path / "h",
+                     {"masker_sha256": "0000000000000000"})
+    assert BertTier(head_path=path).health()["head"]["masker_matches"] is False
