@@ -109,9 +109,11 @@ def summarise(raw: Path, top: int = 10) -> dict[str, list[tuple[str, float]]]:
             ours[name] += n
     if not total:
         return {"self": [], "project": []}
+    # frames on nearly every stack (the CLI, the middleware chain) say nothing: left out
+    steps = [(name, n) for name, n in ours.most_common() if n < 0.9 * total]
     return {
         "self": [(name, round(n / total, 3)) for name, n in own.most_common(top)],
-        "project": [(name, round(n / total, 3)) for name, n in ours.most_common(top)],
+        "project": [(name, round(n / total, 3)) for name, n in steps[:top]],
     }
 
 

@@ -55,7 +55,7 @@ class Results:
     rows: list[Row] = field(default_factory=list)
     startups: list[Startup] = field(default_factory=list)
     encode_lines_per_s: float | None = None
-    encode_rates: list[float] = field(default_factory=list)
+    encode_rates: dict[str, list[float]] = field(default_factory=dict)  # torch threads → rates
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     profiles: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
@@ -70,7 +70,7 @@ class Results:
             rows=[Row(**row) for row in data["rows"]],
             startups=[Startup(**s) for s in data["startups"]],
             encode_lines_per_s=data.get("encode_lines_per_s"),
-            encode_rates=data.get("encode_rates", []),
+            encode_rates=data.get("encode_rates", {}),
             skipped=data.get("skipped", []),
             seconds=data.get("seconds", 0.0),
             profiles=data.get("profiles", {}),
