@@ -8,19 +8,19 @@ never asserted: a miss is shown with its size. Hand-written analysis lives in
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 from benchmarks.e2e.results import Results
 
 HEADING = "## End-to-end benchmark"
+CONFIGS = {
+    "logclass": "**logclass** as shipped (cache cold on the first pass, warm after), ",
+    "logclass, cache off": "**logclass, cache off** (`LOGCLASS_CACHE_ENABLED=false`), ",
+    "logclass, 1 torch thread": "**logclass, 1 torch thread** (`LOGCLASS_BERT_THREADS=1`, "
+    "first passes only), ",
+}
 NOTES = Path(__file__).with_name("NOTES.md")
-PACKAGES = ("torch", "sentence-transformers", "fastapi", "uvicorn", "httpx", "numpy")
 
 
 @dataclass(frozen=True)
@@ -89,43 +89,23 @@ def goals(results: Results) -> list[Goal]:
 
 
 def machine(command: str, results: Results) -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        memory = 0.0
-    versions = ", ".join(f"{name} {_version(name)}" for name in PACKAGES)
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    m = results.machine
+    if not m:
+        return [f"- Command: `{command}`."]
+    versions = ", ".join(f"{name} {version}" for name, version in m["packages"].items())
+    start, end = m.get("load_at_start"), m.get("load_at_end")
     return [
-        f"- Command: `{command}` — run {when}, {results.seconds:.0f} s in all, "
-        f"commit `{_commit()}`.",
-        f"- Machine: {cpu}, {os.cpu_count()} cores (shared with other work), "
-        f"{memory:.0f} GiB; {platform.system()} {platform.release()}.",
-        f"- Python {platform.python_version()}; {versions}.",
+        f"- Command: `{command}` — run {m['when']}, {results.seconds:.0f} s in all, "
+        f"commit `{m['commit']}`.",
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; {m['os']}. "
+        f"Shared: load average (1, 5, 15 min) {_loads(start)} at the start, {_loads(end)} at "
+        "the end.",
+        f"- Python {m['python']}; {versions}.",
     ]
 
 
-def _version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, timeout=5)  # fmt: skip
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+def _loads(values: list[float] | None) -> str:
+    return " / ".join(f"{v:.1f}" for v in values) if values else "?"
 
 
 def _cell(value: object) -> str:
@@ -140,16 +120,16 @@ def _cell(value: object) -> str:
 
 def render(results: Results, command: str, chart: str | None) -> str:
     plan = results.plan
+    configs = {row.config for row in results.rows}
     out = [HEADING, ""]
     out += machine(command, results)
     out += [
         "",
         "Configurations, one after the other on loopback (uvicorn, 1 worker each), driven by "
         "the same async httpx load generator with pre-encoded JSON bodies, every answer "
-        "checked (status, one result per line): **logclass** as shipped (cache cold on the "
-        "first pass, warm after), **logclass, cache off** (`LOGCLASS_CACHE_ENABLED=false`), "
-        "**logclass, 1 torch thread** (`LOGCLASS_BERT_THREADS=1`, first passes only), "
-        "and the **reference** design (`benchmarks/e2e/reference_server.py`: sync endpoint, "
+        "checked (status, one result per line): "
+        + "".join(text for name, text in CONFIGS.items() if name in configs)
+        + "and the **reference** design (`benchmarks/e2e/reference_server.py`: sync endpoint, "
         "regex rules one `re.search` at a time, `model.encode([line])` + head per line, one "
         "LLM call per LegacyCRM line, no cache; as in the original, a line the head is unsure "
         "of ends Unclassified, where logclass asks the LLM, so logclass does more work). "

@@ -59,6 +59,7 @@ class Results:
     skipped: list[str] = field(default_factory=list)
     seconds: float = 0.0
     profiles: dict[str, dict[str, list[tuple[str, float]]]] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -74,6 +75,7 @@ class Results:
             skipped=data.get("skipped", []),
             seconds=data.get("seconds", 0.0),
             profiles=data.get("profiles", {}),
+            machine=data.get("machine", {}),
         )
 
     def find(self, config: str, workload: str, phase: str, batch: int) -> Row | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from benchmarks.e2e import loadgen, workloads
+from benchmarks.e2e import loadgen, machine, workloads
 from benchmarks.e2e.results import Results, Row, Startup
 from benchmarks.e2e.servers import LlmTestServer, ServerProcess, logclass_server, reference_server
 
@@ -247,7 +247,7 @@ class BareEncoder:
 def run(plan: Plan) -> Results:
     """Every configuration, one after the other, on the same workloads."""
     started = time.perf_counter()
-    results = Results(plan=dataclasses.asdict(plan))
+    results = Results(plan=dataclasses.asdict(plan), machine=machine.describe())
     wl = load_workloads(plan, results)
     bare = BareEncoder(wl["distinct"]) if plan.encode_baseline and "distinct" in wl else None
     with tempfile.TemporaryDirectory(prefix="logclass-bench-") as tmp, LlmTestServer(
@@ -269,4 +269,5 @@ def run(plan: Plan) -> Results:
         best = max(rate for rates in bare.rates.values() for rate in rates)
         results.encode_lines_per_s = best  # the best the machine did: conservative
     results.seconds = round(time.perf_counter() - started, 1)
+    results.machine["load_at_end"] = machine.load()
     return results
