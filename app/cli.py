@@ -56,7 +56,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         workers=settings.workers,
         log_level=settings.log_level,
-        access_log=settings.forward_url != "stdout",  # stdout then carries NDJSON events only
+        # SIGTERM: stop accepting, let in-flight requests finish, then cancel what is left
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
     return 0
 

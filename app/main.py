@@ -9,14 +9,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
+from app.api.deps import ApiTokenDep
 from app.api.routes import cache as cache_routes
 from app.api.routes import classify, health, ingest, metrics, otlp, pages, performance
 from app.docs import install_offline_docs
 from app.http_metrics import HttpMetricsMiddleware
+from app.overload import ConcurrencyLimitMiddleware
 from app.settings import Settings
 from app.sidecar import Forwarder
 from monitoring import MetricsRegistry
@@ -61,14 +64,27 @@ def create_app(
         redoc_url=None,
     )
     install_offline_docs(app)
+    app.add_middleware(  # innermost of the three: its 503s are measured like any answer
+        ConcurrencyLimitMiddleware,
+        limit=settings.max_concurrent_requests,
+        retry_after=settings.overload_retry_after_seconds,
+    )
     app.add_middleware(HttpMetricsMiddleware)
     app.add_middleware(TrailingSlashMiddleware)
+    if origins := [o.strip() for o in settings.cors_origins.split(",") if o.strip()]:
+        app.add_middleware(  # outermost, so refusals carry CORS headers too; off by default
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for router in (classify.router, ingest.router, health.router, performance.router):
+    for router in (classify.router, ingest.router):  # what shippers and clients post to
+        app.include_router(router, prefix=API_PREFIX, dependencies=[ApiTokenDep])
+    for router in (health.router, performance.router, cache_routes.router):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(cache_routes.router, prefix=API_PREFIX)
-    app.include_router(classify.compat_router)
-    app.include_router(otlp.router)
+    app.include_router(classify.compat_router, dependencies=[ApiTokenDep])
+    app.include_router(otlp.router, dependencies=[ApiTokenDep])
     app.include_router(metrics.router)
     app.include_router(pages.router)
     return app

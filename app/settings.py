@@ -97,5 +97,18 @@ class Settings(BaseSettings):
     forward_max_connections: int = Field(8, ge=1, description="pooled connections downstream")
     forward_retry_after_seconds: int = Field(2, ge=1, description="Retry-After on our 503s")
 
+    # -- hardening (issue: hardening) ---------------------------------------------------
+    max_concurrent_requests: int = Field(
+        64, ge=1, description="requests in flight; beyond it 503 + Retry-After (health exempt)"
+    )
+    overload_retry_after_seconds: int = Field(1, ge=1, description="Retry-After on overload")
+    api_token: SecretStr | None = Field(
+        None, repr=False, description="bearer token for classify/ingest; unset = open"
+    )
+    cors_origins: str = Field("", description="comma-separated allowed origins; empty = no CORS")
+    shutdown_timeout_seconds: float = Field(
+        10.0, gt=0, description="graceful shutdown: in-flight requests get this long to finish"
+    )
+
     # admin
     admin_token: SecretStr | None = Field(None, repr=False)

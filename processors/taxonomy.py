@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from processors.regex_safety import unsafe_rules
+
 DEFAULT_TAXONOMY_PATH = Path(__file__).parent / "data" / "taxonomy.yaml"
 REGEX_TIER = "regex"
 MODEL_TIERS = ("bert", "llm")
@@ -120,6 +122,8 @@ def _parse_rules(raw: Any, names: set[str], where: str) -> tuple[Rule, ...]:
         if label not in names:
             raise TaxonomyError(f"{at}: label {label!r} is not in 'labels' {sorted(names)}")
         rules.append(Rule(pattern, label))
+    for i, problem in unsafe_rules([rule.pattern for rule in rules])[:1]:
+        raise TaxonomyError(f"{where}: rules[{i}]: regex {rules[i].pattern!r} is unsafe: {problem}")
     return tuple(rules)
 
 

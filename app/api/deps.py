@@ -56,3 +56,29 @@ def require_admin(
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+_api_bearer = HTTPBearer(auto_error=False, description="LOGCLASS_API_TOKEN (when set)")
+
+
+def require_api_token(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_api_bearer)],
+) -> None:
+    """Classify and ingest need ``Authorization: Bearer <LOGCLASS_API_TOKEN>`` when it is set.
+
+    Unset, they are open (the default: a sidecar on loopback). Compared in constant time.
+    """
+    if settings.api_token is None:
+        return
+    expected = settings.api_token.get_secret_value().encode()
+    given = (credentials.credentials if credentials else "").encode()
+    if not secrets.compare_digest(given, expected):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing or wrong API token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+ApiTokenDep = Depends(require_api_token)  # for include_router(..., dependencies=[ApiTokenDep])
