@@ -16,7 +16,7 @@ import bisect
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +46,7 @@ class _Job:
 class MicroBatcher:
     """Queues texts, runs ``run(batch) -> rows`` off the loop, hands each caller its rows."""
 
-    def __init__(self, run: Callable[[list[str]], Sequence[Any]], executor: Executor, *,
+    def __init__(self, run: Callable[[list[str]], Iterable[Any]], executor: Executor, *,
                  max_lines: int = 32, max_tokens: int = 384, max_wait: float = 0.005,
                  token_cap: int = 256) -> None:
         self._run, self._executor = run, executor
@@ -168,7 +168,7 @@ class MicroBatcher:
             longest = jobs[hi - 1].tokens
             fits_left = left is not None and (hi - lo + 1) * longest <= self.max_tokens
             fits_right = right is not None and (hi - lo + 1) * right.tokens <= self.max_tokens
-            if fits_right and (not fits_left or _closer(anchor, right, left)):
+            if fits_right and right is not None and (not fits_left or _closer(anchor, right, left)):
                 hi += 1
             elif fits_left:
                 lo -= 1
