@@ -14,18 +14,21 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
-from app.api.deps import ApiTokenDep
+from app.api.deps import API_TOKEN_RESPONSES, ApiTokenDep
 from app.api.routes import cache as cache_routes
 from app.api.routes import classify, health, ingest, metrics, otlp, pages, performance
 from app.docs import install_offline_docs
 from app.http_metrics import HttpMetricsMiddleware
-from app.overload import ConcurrencyLimitMiddleware
+from app.overload import OVERLOAD_RESPONSES, ConcurrencyLimitMiddleware
+from app.schemas import ErrorResponse
 from app.settings import Settings
 from app.sidecar import Forwarder
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 
 API_PREFIX = "/api/v1"
+# FastAPI answers 400 itself for a body it cannot decode (e.g. JSON that is not UTF-8)
+_UNREADABLE_BODY = {400: {"model": ErrorResponse, "description": "the body cannot be decoded"}}
 
 
 def create_app(
@@ -79,12 +82,15 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_exception_handler(RequestValidationError, _validation_error)
+    # LOGCLASS_API_TOKEN unset: open, and the OpenAPI schema does not claim a bearer is needed
+    token = [ApiTokenDep] if settings.api_token is not None else []
+    posted = {**_UNREADABLE_BODY, **OVERLOAD_RESPONSES, **(API_TOKEN_RESPONSES if token else {})}
     for router in (classify.router, ingest.router):  # what shippers and clients post to
-        app.include_router(router, prefix=API_PREFIX, dependencies=[ApiTokenDep])
+        app.include_router(router, prefix=API_PREFIX, dependencies=token, responses=posted)
     for router in (health.router, performance.router, cache_routes.router):
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(classify.compat_router, dependencies=[ApiTokenDep])
-    app.include_router(otlp.router, dependencies=[ApiTokenDep])
+    app.include_router(classify.compat_router, dependencies=token, responses=posted)
+    app.include_router(otlp.router, dependencies=token, responses=posted)
     app.include_router(metrics.router)
     app.include_router(pages.router)
     return app

@@ -15,14 +15,25 @@ integer is exact); with ``--workers N`` the service admits N times the limit.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.schemas import ErrorResponse
 from monitoring import MetricsRegistry
 
-__all__ = ["ConcurrencyLimitMiddleware", "EXEMPT_METHODS"]
+__all__ = ["ConcurrencyLimitMiddleware", "EXEMPT_METHODS", "OVERLOAD_RESPONSES"]
 
 EXEMPT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# For include_router(responses=...) of the routers it guards: a route's own 503 wins.
+OVERLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": ErrorResponse,
+        "description": "overloaded (LOGCLASS_MAX_CONCURRENT_REQUESTS in flight): retry after "
+        "the `Retry-After` seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
+}
 
 
 class ConcurrencyLimitMiddleware:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from app.schemas import ErrorResponse
 from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
@@ -58,7 +59,7 @@ def require_admin(
 AdminDep = Annotated[None, Depends(require_admin)]
 
 
-_api_bearer = HTTPBearer(auto_error=False, description="LOGCLASS_API_TOKEN (when set)")
+_api_bearer = HTTPBearer(auto_error=False, scheme_name="ApiToken", description="LOGCLASS_API_TOKEN")
 
 
 def require_api_token(
@@ -81,4 +82,9 @@ def require_api_token(
         )
 
 
-ApiTokenDep = Depends(require_api_token)  # for include_router(..., dependencies=[ApiTokenDep])
+# for include_router(..., dependencies=[ApiTokenDep]) where a token is configured, so the
+# OpenAPI schema says "bearer required" exactly when it is
+ApiTokenDep = Depends(require_api_token)
+API_TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "missing or wrong LOGCLASS_API_TOKEN bearer"}
+}
