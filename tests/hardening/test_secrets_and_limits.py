@@ -11,8 +11,11 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from app.main import create_app
+from processors.pipeline import Classifier
+from processors.records import Decision
+from processors.taxonomy import Taxonomy
 from processors.templates import mask
-from tests.hardening.conftest import offline_settings
+from tests.hardening.conftest import ScriptedTier, offline_settings
 from tests.llm_fixtures import running_llm_server
 
 LLM_KEY = "MARKER-llm-key-7f3a"
@@ -67,8 +70,17 @@ async def test_keys_and_tokens_never_appear_in_logs_output_or_endpoints(tmp_path
         assert not leaks, f"{marker} leaked: {leaks}"
 
 
+class SureTier(ScriptedTier):
+    def answer(self, template: str) -> Decision:
+        return Decision("Error", 0.9)
+
+
 async def over_long(tmp_path, mode: str) -> httpx.Response:
-    app = create_app(offline_settings(tmp_path, max_line_chars=40, long_lines=mode))
+    settings = offline_settings(tmp_path, max_line_chars=40, long_lines=mode)
+    taxonomy = Taxonomy.load(settings.taxonomy)
+    tiers = {"bert": SureTier("bert", taxonomy.label_names)}
+    classifier = Classifier(taxonomy, tiers, max_line_chars=settings.max_line_chars)
+    app = create_app(settings, classifier=classifier)
     logs = [{"source": "App", "log_message": "short"}, {"source": "", "log_message": LONG_LINE}]
     async with LifespanManager(app) as manager, httpx.AsyncClient(
         transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
@@ -81,7 +93,7 @@ async def test_over_long_lines_are_classified_on_their_start_and_flagged(tmp_pat
     assert response.status_code == 200
     short, long = response.json()["results"]
     assert long["template"] == mask(LONG_LINE[:40])
-    assert long["reason"] in ("truncated", "bert_unavailable")  # no model here: its reason wins
+    assert (long["label"], long["tier"], long["reason"]) == ("Error", "bert", "truncated")
     assert short["reason"] != "truncated"
 
 
