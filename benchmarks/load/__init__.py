@@ -1,0 +1,1 @@
+"""Load test: many concurrent clients against a real ``logclass serve``; see ``__main__``."""
