@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from typing import IO
 
 from app import csv_io
+from app.cli_train import add_train_commands
 from app.settings import Settings
 from processors.pipeline import Classifier
 from processors.taxonomy import Taxonomy, TaxonomyError
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     classify.add_argument("input", help="CSV with a log_message column ('-' for stdin)")
     classify.add_argument("-o", "--output", default="-", help="output CSV ('-' for stdout)")
     classify.set_defaults(run=_classify)
+    add_train_commands(commands)
 
     args = parser.parse_args(argv)
     try:
