@@ -35,7 +35,8 @@ class RegexTier:
             return None
         if self._combined is not None:
             found = self._combined.match(line)
-            return None if found is None else self.rules[int(found.lastgroup[1:])].label
+            group = found.lastgroup if found is not None else None  # "r<index of the rule>"
+            return None if group is None else self.rules[int(group[1:])].label
         for rule, compiled in zip(self.rules, self._singles, strict=True):
             if compiled.search(line):
                 return rule.label
