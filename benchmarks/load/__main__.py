@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     levels = [int(level) for level in args.levels.split(",")]
 
     results: list[LevelResult] = []
+    load_before = os.getloadavg()
     summaries: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="logclass-load-") as folder:
         llm_port, port = free_port(), free_port()
@@ -96,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks.load " + " ".join(argv or sys.argv[1:]),
         "machine": machine(),
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load_average": {"start": load_before, "end": os.getloadavg()},  # 1, 5, 15 min
         "batch": args.batch,
         "llm_delay_ms": args.llm_delay_ms,
         "levels": summaries,
@@ -113,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 def markdown(report: dict) -> str:
     rows = [
         "| clients | requests/s | lines/s | p50 ms | p95 ms | p99 ms | statuses | lost | "
-        "misplaced | invalid labels | wrong labels |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+        "misplaced | invalid labels | wrong labels | server CPU s/s | peak RSS MB |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for level in report["levels"]:
         statuses = ", ".join(f"{code}: {n}" for code, n in sorted(level["statuses"].items()))
@@ -122,7 +124,8 @@ def markdown(report: dict) -> str:
             f"| {level['concurrency']} | {level['requests_per_s']} | {level['lines_per_s']:.0f} "
             f"| {level['p50_ms']} | {level['p95_ms']} | {level['p99_ms']} | {statuses} "
             f"| {level['lost']} | {level['misplaced']} | {level['invalid_label']} "
-            f"| {level['wrong_label']} |"
+            f"| {level['wrong_label']} | {level['server_cpu_s_per_s']} "
+            f"| {level['server_peak_rss_mb']} |"
         )
     return "\n".join(rows)
 
