@@ -68,7 +68,10 @@ def main(argv: list[str] | None = None) -> int:
     bad = [row for row in results.rows if row.errors]
     for row in bad:
         print(f"errors in {row.config}/{row.workload}/{row.phase}: {row.note}", file=sys.stderr)
-    return 1 if bad else 0
+    for reason in results.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    broken = [r for r in results.skipped if not r.startswith(("workload ", "profiles:"))]
+    return 1 if bad or broken else 0
 
 
 if __name__ == "__main__":

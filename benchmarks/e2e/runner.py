@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -245,25 +246,29 @@ class BareEncoder:
 
 
 def run(plan: Plan) -> Results:
-    """Every configuration, one after the other, on the same workloads."""
+    """Every configuration, one after the other, on the same workloads.
+
+    A configuration that cannot start or dies mid-way is listed in ``skipped`` (with the
+    reason) and the others still run, so one broken server never costs the whole run.
+    """
     started = time.perf_counter()
     results = Results(plan=dataclasses.asdict(plan), machine=machine.describe())
     wl = load_workloads(plan, results)
     bare = BareEncoder(wl["distinct"]) if plan.encode_baseline and "distinct" in wl else None
+    wanted = {SHIPPED: True, CACHE_OFF: plan.cache_off, ONE_THREAD: plan.one_thread}
     with tempfile.TemporaryDirectory(prefix="logclass-bench-") as tmp, LlmTestServer(
         plan.llm_delay_ms
     ) as llm:
         if bare:
             bare.measure()
-        for name in (SHIPPED, CACHE_OFF, ONE_THREAD):
-            if name == SHIPPED or (name == CACHE_OFF and plan.cache_off) or (
-                name == ONE_THREAD and plan.one_thread
-            ):
-                run_logclass(plan, wl, llm, Path(tmp) / re.sub(r"\W+", "-", name), results, name)
-                if bare:
-                    bare.measure()
+        for name in (name for name, on in wanted.items() if on):
+            folder = Path(tmp) / re.sub(r"\W+", "-", name)
+            _guarded(results, name, lambda n=name, f=folder: run_logclass(
+                plan, wl, llm, f, results, n))  # fmt: skip
+            if bare:
+                bare.measure()
         if plan.reference:
-            run_reference(plan, wl, llm, results)
+            _guarded(results, "reference", lambda: run_reference(plan, wl, llm, results))
     if bare:
         results.encode_rates = bare.rates
         best = max(rate for rates in bare.rates.values() for rate in rates)
@@ -271,3 +276,10 @@ def run(plan: Plan) -> Results:
     results.seconds = round(time.perf_counter() - started, 1)
     results.machine["load_at_end"] = machine.load()
     return results
+
+
+def _guarded(results: Results, name: str, step: Callable[[], None]) -> None:
+    try:
+        step()
+    except (RuntimeError, OSError, httpx.HTTPError) as exc:
+        results.skipped.append(f"{name}: {type(exc).__name__}: {exc}")
