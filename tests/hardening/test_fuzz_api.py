@@ -1,7 +1,7 @@
 """Schemathesis against the service's own OpenAPI schema: every operation, valid and invalid
 inputs, no 5xx, and every response matches what the schema documents for it.
 
-The app is the full service plus the sidecar routes (``/api/v1/ingest``, ``/v1/logs``), with
+The app is the full service, sidecar routes included (``/api/v1/ingest``, ``/v1/logs``), with
 the admin token sent so admin operations are fuzzed past the 401. Model tiers are offline (no
 embedding model, no LLM) so examples run in milliseconds; the tiers have their own tests.
 Bounded: ``MAX_EXAMPLES`` per operation, and a time box per operation.
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from app.main import create_app
 from tests.hardening.conftest import offline_settings
-from tests.sidecar.app import sidecar_app
 
 MAX_EXAMPLES = 50
 ADMIN = {"Authorization": "Bearer test-admin-token"}
@@ -30,7 +30,7 @@ def _load_schema():
     from pathlib import Path
 
     folder = Path(tempfile.mkdtemp(prefix="logclass-fuzz-"))
-    app = sidecar_app(offline_settings(folder, max_lines=200, max_body_bytes=64 * 1024))
+    app = create_app(offline_settings(folder, max_lines=200, max_body_bytes=64 * 1024))
     loaded = schemathesis.openapi.from_dict(app.openapi())
     loaded.app, loaded.location = app, "/openapi.json"  # as from_asgi() does, minus the start
     return loaded

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from app.main import create_app
 from tests.hardening.conftest import SyncApp, offline_settings, running
-from tests.sidecar.app import sidecar_app
 
 # Byte sequences that are never valid UTF-8 wherever they appear.
 INVALID = st.sampled_from([b"\xff", b"\xfe", b"\xc0\xaf", b"\xed\xa0\x80", b"\xf8\x88\x80",
@@ -43,7 +42,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncApp]:
 @pytest.fixture(scope="module")
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SyncApp]:
     settings = offline_settings(tmp_path_factory.mktemp("utf8-sidecar"))
-    with running(sidecar_app(settings)) as app:
+    with running(create_app(settings)) as app:
         yield app
 
 
