@@ -176,6 +176,9 @@ class DiskLevel:
                     disk=JsonTextDisk,
                     size_limit=self.size_limit_bytes,
                     eviction_policy="least-recently-stored",  # so reads never write
+                    # Not WAL: its index (-shm) is memory-mapped, and an unwritable one
+                    # (read-only remount, immutable file) kills the process with SIGBUS.
+                    sqlite_journal_mode="delete",
                 )
             return self._cache
 

@@ -15,7 +15,7 @@ router = APIRouter(tags=["sidecar"])
 
 _EXAMPLE_EVENT = {"program": "app", "message": "Multiple failed login attempts for user admin"}
 _BODY = {
-    "required": True,
+    "required": False,  # an empty body is an empty batch, answered 200
     "description": "A JSON array of events, NDJSON, one JSON object, or plain text (one event "
     "per line). `Content-Encoding: gzip` and chunked bodies are accepted.",
     "content": {
