@@ -77,7 +77,7 @@ def draw(results: Results, path: Path) -> Path:
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_xticks(range(len(groups)), [key for key, _ in groups], fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="upper right")
+    axes[0].legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, frameon=False)
     fig.suptitle("logclass end-to-end over HTTP vs the reference design "
                  f"(reference on a {results.plan['reference_lines']}-line subset)", fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)

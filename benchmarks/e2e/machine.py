@@ -54,12 +54,13 @@ def _version(name: str) -> str:
 
 
 def _commit() -> str:
+    repo = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=Path(__file__).parent, timeout=5)  # fmt: skip
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "app", "processors",
-                                "monitoring", "benchmarks/e2e"], capture_output=True, text=True,
-                               cwd=Path(__file__).parent, timeout=5)  # fmt: skip
+                             text=True, cwd=repo, timeout=5)  # fmt: skip
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                "app", "processors", "monitoring", "benchmarks/e2e"],
+                               capture_output=True, text=True, cwd=repo, timeout=5)  # fmt: skip
         commit = out.stdout.strip() or "unknown"
         return commit + (" + uncommitted changes" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
