@@ -44,7 +44,8 @@ class Goal:
             return "met"
         assert self.measured is not None
         if self.at_least:
-            return f"missed: {self.target / max(self.measured, 1e-9):.1f}x short"
+            short = self.target / max(self.measured, 1e-9)
+            return f"missed: {self.measured / self.target:.0%} of the target ({short:.1f}x short)"
         over = self.measured - self.target
         return f"missed by {over:.3g} {self.unit} (+{over / self.target:.0%})"
 
