@@ -12,8 +12,9 @@ from benchmarks.e2e.results import Results, Row
 
 COLORS = {
     "logclass": "#1f77b4",
-    "logclass, 1 torch thread": "#2ca02c",
     "logclass, cache off": "#ff7f0e",
+    "logclass, 1 torch thread": "#2ca02c",
+    "logclass, 2048-token batches": "#9467bd",
     "reference": "#7f7f7f",
 }
 
@@ -71,13 +72,14 @@ def draw(results: Results, path: Path) -> Path:
                     xs.append(i + (j - (len(configs) - 1) / 2) * width)
                     ys.append(value)
             bars = ax.bar(xs, ys, width, label=config, color=COLORS[config])
-            ax.bar_label(bars, [fmt.format(y) for y in ys], fontsize=7, padding=1)
+            ax.bar_label(bars, [fmt.format(y) for y in ys], fontsize=6, padding=1)
         ax.set_yscale("log")
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_xticks(range(len(groups)), [key for key, _ in groups], fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=8, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=4, frameon=False)
+    axes[0].legend(fontsize=7, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(configs),
+                   frameon=False)
     fig.suptitle("logclass end-to-end over HTTP vs the reference design "
                  f"(reference on a {results.plan['reference_lines']}-line subset)", fontsize=11)
     path.parent.mkdir(parents=True, exist_ok=True)
