@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from app.main import create_app
 from app.settings import Settings
@@ -23,16 +26,21 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(cache_dir=tmp_path / "cache", admin_token="test-admin-token")
 
 
+@asynccontextmanager
+async def app_client(
+    app: FastAPI, base_url: str = "http://testserver", **options: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on ``app`` in-process, with the app's lifespan run around it."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url, **options) as http:
+            yield http
+
+
 @pytest.fixture
 async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on a freshly started app (lifespan run), in-process."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with app_client(create_app(settings)) as http:
         yield http
 
 

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pydantic import SecretStr
 
 from app.main import create_app
@@ -18,6 +17,7 @@ from processors.llm_prompt import label_schema
 from processors.pipeline import Classifier
 from processors.records import LogRecord, Tier
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from tests.conftest import app_client
 from tests.llm_fixtures import LlmServer, refused_url, running_llm_server
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY_PATH)
@@ -188,12 +188,7 @@ async def test_http_api_classifies_through_the_llm_and_reports_it_in_health(llm,
         ]
     }
     try:
-        async with (
-            LifespanManager(app) as manager,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
-            ) as http,
-        ):
+        async with app_client(app) as http:
             results = (await http.post("/api/v1/classify", json=body)).json()["results"]
             health = (await http.get("/api/v1/health")).json()
     finally:

@@ -57,7 +57,8 @@ def test_served_process_classifies_json_and_csv_over_http(server):
     ]
     response = httpx.post(f"{server}/api/v1/classify", json={"logs": logs}, timeout=60)
     assert response.status_code == 200
-    assert [r["label"] for r in response.json()["results"]] == ["User Action", "System Notification"]
+    labels = [r["label"] for r in response.json()["results"]]
+    assert labels == ["User Action", "System Notification"]
 
     upload = {"file": ("a.csv", b"source,log_message\nx,Backup completed successfully.\n")}
     response = httpx.post(f"{server}/classify/", files=upload, timeout=60)

@@ -8,7 +8,7 @@ import pytest
 
 from app.main import create_app
 from app.settings import Settings
-from asgi_lifespan import LifespanManager
+from tests.conftest import app_client
 
 LINES = [
     {"source": "ModernCRM", "log_message": "User User123 logged in."},
@@ -26,7 +26,9 @@ async def test_classify_returns_one_result_per_line_in_order(client: httpx.Async
     assert labels == ["User Action", "Unclassified", "System Notification", "User Action"]
     assert body["summary"]["total"] == 4
     assert body["summary"]["by_tier"]["regex"] == 3
-    assert all(set(r) >= {"label", "confidence", "tier", "cached", "template"} for r in body["results"])
+    assert all(
+        set(r) >= {"label", "confidence", "tier", "cached", "template"} for r in body["results"]
+    )
 
 
 async def test_trailing_slash_variant_is_served_without_redirect(client: httpx.AsyncClient):
@@ -55,12 +57,12 @@ async def test_invalid_json_is_a_4xx_not_a_500(client: httpx.AsyncClient):
 @pytest.fixture
 async def small_limits_client(tmp_path):
     settings = Settings(
-        cache_dir=tmp_path, max_lines=3, max_body_bytes=2048, max_line_chars=50,
+        cache_dir=tmp_path,
+        max_lines=3,
+        max_body_bytes=2048,
+        max_line_chars=50,
     )
-    app = create_app(settings)
-    async with LifespanManager(app) as manager, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-    ) as http:
+    async with app_client(create_app(settings)) as http:
         yield http
 
 
@@ -117,8 +119,15 @@ async def test_csv_round_trip_keeps_columns_and_neutralises_formulas(client: htt
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert list(rows[0]) == ["source", "log_message", "ticket", "target_label", "confidence", "tier"]
-    assert [r["ticket"] for r in rows] == ["'=HYPERLINK(\"http://evil\")", "'+1", "'@SUM(A1)", "é✓"]
+    assert list(rows[0]) == [
+        "source",
+        "log_message",
+        "ticket",
+        "target_label",
+        "confidence",
+        "tier",
+    ]
+    assert [r["ticket"] for r in rows] == ['\'=HYPERLINK("http://evil")', "'+1", "'@SUM(A1)", "é✓"]
     assert rows[1]["log_message"] == "line with, comma\nand newline"
     assert rows[2]["log_message"] == "'-2+3"
     labels = [r["target_label"] for r in rows]

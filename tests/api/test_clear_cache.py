@@ -3,9 +3,7 @@
 from collections.abc import Sequence
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.main import create_app
 from app.settings import Settings
@@ -13,6 +11,7 @@ from processors.cache import TemplateCache
 from processors.pipeline import Classifier
 from processors.records import Decision, LogRecord
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from tests.conftest import app_client
 
 URL = "/api/v1/performance/clear-cache"
 TOKEN = {"Authorization": "Bearer test-admin-token"}
@@ -50,11 +49,8 @@ def classifier(settings: Settings, tier: CountingTier) -> Classifier:
 @asynccontextmanager
 async def served(settings: Settings, classifier: Classifier):
     """The real app, with the test's classifier (and so its cache) in place."""
-    app = create_app(settings, classifier=classifier)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+    async with app_client(create_app(settings, classifier=classifier)) as client:
+        yield client
 
 
 @pytest.fixture

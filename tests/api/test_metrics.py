@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.main import create_app
@@ -14,6 +13,7 @@ from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 from processors.taxonomy import Taxonomy
+from tests.conftest import app_client
 
 LINES = [
     {"source": "ModernCRM", "log_message": "User User123 logged in."},
@@ -30,12 +30,7 @@ def registry() -> MetricsRegistry:
 async def api(settings: Settings, registry: MetricsRegistry) -> AsyncIterator[httpx.AsyncClient]:
     classifier = Classifier(Taxonomy.load(settings.taxonomy), registry=registry)
     app = create_app(settings, registry=registry, classifier=classifier)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with app_client(app) as http:
         yield http
 
 
@@ -95,9 +90,6 @@ async def test_each_app_exports_only_its_own_registry(settings: Settings):
     first.count("lines_decided", 5, tier="bert")
     classifier = Classifier(Taxonomy.load(settings.taxonomy), registry=second)
     app = create_app(settings, registry=second, classifier=classifier)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
-    ):
+    async with app_client(app) as c:
         text = (await c.get("/metrics")).text
     assert 'tier="bert"' not in text

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.main import create_app
 from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 from processors.taxonomy import Taxonomy
+from tests.conftest import app_client
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 LINES = [
@@ -32,12 +32,7 @@ async def api(settings: Settings, registry: MetricsRegistry) -> AsyncIterator[ht
     """The real app with its own registry and a regex-only classifier (no model to load)."""
     classifier = Classifier(Taxonomy.load(settings.taxonomy), registry=registry)
     app = create_app(settings, registry=registry, classifier=classifier)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with app_client(app) as http:
         yield http
 
 
@@ -92,10 +87,7 @@ async def test_reset_is_refused_when_no_admin_token_is_configured(tmp_path):
     registry = MetricsRegistry()
     classifier = Classifier(Taxonomy.load(settings.taxonomy), registry=registry)
     app = create_app(settings, registry=registry, classifier=classifier)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url="http://t") as c,
-    ):
+    async with app_client(app) as c:
         response = await c.post("/api/v1/performance/reset", headers=ADMIN)
     assert response.status_code == 403
 

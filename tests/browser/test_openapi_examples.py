@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import Body, FastAPI
 from pydantic import BaseModel
 
@@ -25,6 +24,7 @@ from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 from processors.taxonomy import Taxonomy
+from tests.conftest import app_client
 
 
 def _without_nulls(value: Any) -> Any:
@@ -76,12 +76,7 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     registry = MetricsRegistry()
     classifier = Classifier(Taxonomy.load(settings.taxonomy), registry=registry)  # regex only
     app = create_app(settings, registry=registry, classifier=classifier)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as http,
-    ):
+    async with app_client(app) as http:
         yield http
 
 

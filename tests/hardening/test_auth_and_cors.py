@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.main import create_app
+from tests.conftest import app_client
 from tests.hardening.conftest import offline_settings
 
 TOKEN = "api-token-for-tests"
@@ -29,9 +29,7 @@ CLASSIFYING: list[tuple[str, dict[str, Any]]] = [
 
 async def open_client(tmp_path, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(offline_settings(tmp_path, **settings))
-    async with LifespanManager(app) as manager, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-    ) as http:  # fmt: skip
+    async with app_client(app) as http:
         yield http
 
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.main import create_app
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
 from processors.records import Decision
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from tests.conftest import app_client
 from tests.hardening.conftest import ScriptedTier, offline_settings
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY_PATH)
@@ -63,9 +63,7 @@ async def service(tmp_path, request) -> AsyncIterator[Service]:
     classifier = Classifier(TAXONOMY, {"bert": tier}, registry=registry)
     settings = offline_settings(tmp_path, max_concurrent_requests=limit)
     app = create_app(settings, registry=registry, classifier=classifier)
-    async with LifespanManager(app) as manager, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=manager.app), base_url="http://t", timeout=10
-    ) as http:  # fmt: skip
+    async with app_client(app, timeout=10) as http:
         yield Service(http, tier, registry, classifier)
         tier.gate.set()
 

@@ -8,13 +8,13 @@ import logging
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.main import create_app
 from processors.pipeline import Classifier
 from processors.records import Decision
 from processors.taxonomy import Taxonomy
 from processors.templates import mask
+from tests.conftest import app_client
 from tests.hardening.conftest import ScriptedTier, offline_settings
 from tests.llm_fixtures import running_llm_server
 
@@ -39,9 +39,7 @@ async def test_keys_and_tokens_never_appear_in_logs_output_or_endpoints(tmp_path
         app = create_app(settings)
         auth = {"Authorization": f"Bearer {API}"}
         admin = {"Authorization": f"Bearer {ADMIN}"}
-        async with LifespanManager(app) as manager, httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-        ) as http:  # fmt: skip
+        async with app_client(app) as http:
             ok = await http.post("/api/v1/classify", json={"logs": CRM}, headers=auth)
             assert {r["tier"] for r in ok.json()["results"]} == {"llm"}  # the key was used
             assert llm.stats()["authorization"][-1] == f"Bearer {LLM_KEY}"
@@ -82,9 +80,7 @@ async def over_long(tmp_path, mode: str) -> httpx.Response:
     classifier = Classifier(taxonomy, tiers, max_line_chars=settings.max_line_chars)
     app = create_app(settings, classifier=classifier)
     logs = [{"source": "App", "log_message": "short"}, {"source": "", "log_message": LONG_LINE}]
-    async with LifespanManager(app) as manager, httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=manager.app), base_url="http://t"
-    ) as http:  # fmt: skip
+    async with app_client(app) as http:
         return await http.post("/api/v1/classify", json={"logs": logs})
 
 

@@ -12,12 +12,11 @@ from typing import IO, Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from app.settings import Settings
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
-from tests.conftest import free_port
+from tests.conftest import app_client, free_port
 from tests.sidecar.app import TAXONOMY, sidecar_app
 from tests.sidecar.recorder import Recorder
 from tests.sidecar.service import running_service
@@ -40,12 +39,7 @@ def sidecar(tmp_path: Path) -> SidecarClient:
         settings = Settings(cache_dir=tmp_path / "cache", taxonomy=TAXONOMY, **overrides)
         options = {k: v for k, v in {"transport": transport, "stdout": stdout}.items() if v}
         app = sidecar_app(settings, classifier=classifier, registry=registry, **options)
-        async with (
-            LifespanManager(app) as manager,
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=manager.app), base_url="http://sidecar"
-            ) as http,
-        ):
+        async with app_client(app, "http://sidecar") as http:
             yield http
 
     return open_client
