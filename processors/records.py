@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 UNCLASSIFIED = "Unclassified"
@@ -33,7 +33,16 @@ class Verdict:
     reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies field by field, and the warm HTTP path
+        # spent 30% of its time there (benchmarks/e2e profile).
+        return {
+            "label": self.label,
+            "confidence": self.confidence,
+            "tier": self.tier,
+            "cached": self.cached,
+            "template": self.template,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)
