@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: run test install install-test bench lint clean
 
@@ -22,6 +23,10 @@ $(TEST_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
 install: $(STAMP)
 install-test: $(TEST_STAMP)
 
@@ -30,6 +35,10 @@ run: $(STAMP)
 
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q
+
+# End-to-end benchmark (5-10 min): rewrites BENCHMARKS.md's section and its chart.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.e2e
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check app processors monitoring tests benchmarks
