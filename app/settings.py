@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     bert_threads: int = Field(0, ge=0, description="torch threads; 0 = the machine's cores")
     bert_batch_size: int = Field(32, ge=1)
     bert_max_wait_ms: float = Field(5.0, ge=0.0)
-    bert_max_batch_tokens: int = Field(384, ge=16, description="padded tokens per batch")
+    bert_max_batch_tokens: int = Field(2048, ge=16, description="padded tokens per batch")
 
     # -- llm tier (issue: LLM tier) -------------------------------------------------------
     llm_base_url: str | None = None  # unset: the tier is off

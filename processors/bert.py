@@ -102,7 +102,7 @@ class BertTier:
         warmup: bool = False,
         threads: int = 0,
         batch_size: int = 32,
-        max_batch_tokens: int = 384,
+        max_batch_tokens: int = 2048,
         max_wait_ms: float = 5.0,
         registry: MetricsRegistry | None = None,
         loader: Callable[[], Encoder] | None = None,

@@ -47,7 +47,7 @@ class MicroBatcher:
     """Queues texts, runs ``run(batch) -> rows`` off the loop, hands each caller its rows."""
 
     def __init__(self, run: Callable[[list[str]], Iterable[Any]], executor: Executor, *,
-                 max_lines: int = 32, max_tokens: int = 384, max_wait: float = 0.005,
+                 max_lines: int = 32, max_tokens: int = 2048, max_wait: float = 0.005,
                  token_cap: int = 256) -> None:
         self._run, self._executor = run, executor
         self.max_lines, self.max_tokens, self.max_wait = max_lines, max_tokens, max_wait
