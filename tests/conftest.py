@@ -16,6 +16,9 @@ from fastapi import FastAPI
 from app.main import create_app
 from app.settings import Settings
 
+# the LLM test server fixtures (`llm`), shared by the LLM tier's test modules
+pytest_plugins = ["tests.llm_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 LOGHUB = REPO.parent / "shared" / "data" / "loghub"
 

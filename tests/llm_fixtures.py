@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 SERVER_SCRIPT = Path(__file__).resolve().parent / "llm_server.py"
 
@@ -93,3 +94,17 @@ def refused_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+@pytest.fixture(scope="module")
+def llm_server_process() -> Iterator[LlmServer]:
+    """One OpenAI-compatible test server per test module (starting it takes ~1 s)."""
+    with running_llm_server() as running:
+        yield running
+
+
+@pytest.fixture
+def llm(llm_server_process: LlmServer) -> LlmServer:
+    """The module's test server, with its script and counters reset for this test."""
+    llm_server_process.reset()
+    return llm_server_process

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from monitoring import MetricsRegistry
 from processors.llm import LlmTier
 from processors.records import Decision
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
-from tests.llm_fixtures import LlmServer, refused_url, running_llm_server
+from tests.llm_fixtures import refused_url, running_llm_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(30)]
 
@@ -34,17 +34,6 @@ LINES = {
 TEMPLATES = list(LINES)
 EXPECTED = [LINES[t] for t in TEMPLATES]
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LlmServer]:
-    with running_llm_server() as running:
-        yield running
-
-
-@pytest.fixture
-def llm(server: LlmServer) -> LlmServer:
-    server.reset()
-    return server
 
 
 @pytest.fixture

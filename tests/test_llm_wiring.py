@@ -3,8 +3,6 @@ test server's fidelity to the server families it stands in for."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -18,21 +16,10 @@ from processors.pipeline import Classifier
 from processors.records import LogRecord, Tier
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
 from tests.conftest import app_client
-from tests.llm_fixtures import LlmServer, refused_url, running_llm_server
+from tests.llm_fixtures import LlmServer, refused_url
 
 TAXONOMY = Taxonomy.load(DEFAULT_TAXONOMY_PATH)
 
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[LlmServer]:
-    with running_llm_server() as running:
-        yield running
-
-
-@pytest.fixture
-def llm(server: LlmServer) -> LlmServer:
-    server.reset()
-    return server
 
 
 async def test_from_settings_reads_the_llm_section_and_keeps_the_key_secret() -> None:

@@ -1,5 +1,5 @@
-"""The app as the sidecar tests run it: ``create_app`` plus the sidecar routers and the
-forwarder in the lifespan, for as long as ``app/main.py`` does not wire them itself."""
+"""The app as the sidecar unit tests run it: ``create_app`` with a forwarder whose transport
+or stdout the test chooses (a scripted downstream instead of a real one)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import NoMatchFound
 
-from app.api.routes import ingest, otlp
 from app.main import create_app
 from app.settings import Settings
 from app.sidecar.forward import Forwarder
@@ -27,43 +25,25 @@ def sidecar_app(
     registry: MetricsRegistry | None = None,
     **forwarder_options: Any,
 ) -> FastAPI:
-    """``create_app(settings)`` with ``/api/v1/ingest``, ``/v1/logs`` and a forwarder."""
+    """``create_app(settings)`` whose forwarder is built with ``forwarder_options``."""
     settings = settings or Settings()
     app = create_app(settings, classifier=classifier, registry=registry)
-    if not serves_sidecar(app):
-        app.include_router(ingest.router, prefix="/api/v1")
-        app.include_router(otlp.router)
+    if not forwarder_options:
+        return app
     wired = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with wired(app):
-            previous = getattr(app.state, "forwarder", None)
-            opened = bool(forwarder_options) or previous is None
-            if opened:
-                app.state.forwarder = Forwarder.from_settings(
-                    settings, registry=app.state.registry, **forwarder_options
-                )
+            own = app.state.forwarder  # the app's, closed by its own lifespan
+            app.state.forwarder = Forwarder.from_settings(
+                settings, registry=app.state.registry, **forwarder_options
+            )
             try:
                 yield
             finally:
-                if opened:
-                    await app.state.forwarder.aclose()
-                    app.state.forwarder = previous
+                await app.state.forwarder.aclose()
+                app.state.forwarder = own
 
     app.router.lifespan_context = lifespan
     return app
-
-
-def serves_sidecar(app: FastAPI) -> bool:
-    """Whether ``app`` already has the sidecar routes (app/main.py wires them)."""
-    try:
-        app.url_path_for("export_logs")
-    except NoMatchFound:
-        return False
-    return True
-
-
-def served_app() -> FastAPI:
-    """For ``uvicorn --factory tests.sidecar.app:served_app``: settings from LOGCLASS_*."""
-    return sidecar_app(Settings())

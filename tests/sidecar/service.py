@@ -1,8 +1,4 @@
-"""``logclass serve`` as a real process on a free loopback port, for the e2e tests.
-
-While ``app/main.py`` does not include the sidecar routers yet, the same service is started
-with uvicorn on ``tests.sidecar.app:served_app`` (create_app plus the sidecar wiring).
-"""
+"""``logclass serve`` as a real process on a free loopback port, for the e2e tests."""
 
 from __future__ import annotations
 
@@ -16,13 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from app.main import create_app
 from tests.conftest import REPO, free_port
-from tests.sidecar.app import TAXONOMY, serves_sidecar
-
-
-def main_is_wired() -> bool:
-    return serves_sidecar(create_app())
+from tests.sidecar.app import TAXONOMY
 
 
 @contextmanager
@@ -45,11 +36,7 @@ def running_process(workdir: Path, **env: str) -> Iterator[tuple[str, subprocess
         "LOGCLASS_LOG_LEVEL": "info",  # the e2e tests read the access log for 503s
         **{f"LOGCLASS_{name.upper()}": value for name, value in env.items()},
     }
-    if main_is_wired():
-        command = [str(Path(sys.executable).with_name("logclass")), "serve"]
-    else:
-        command = [sys.executable, "-m", "uvicorn", "--factory", "tests.sidecar.app:served_app"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+    command = [str(Path(sys.executable).with_name("logclass")), "serve"]
     log_path = workdir / "service.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, env=variables, cwd=REPO, stdout=log, stderr=log)
