@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def test_synthetic_lines_are_deterministic_and_balanced() -> None:
     counts = Counter(label for _, _, label in first)
     assert set(counts) == set(Taxonomy.load(DEFAULT_TAXONOMY_PATH).label_names)
     assert set(counts.values()) == {30}
-    assert "{" not in "".join(line for _, line, _ in first)  # every slot was filled
+    # every slot was filled (JSON-wrapped lines and literal braces may still hold "{")
+    assert not re.search(r"\{[a-z_0-9]+\}", "".join(line for _, line, _ in first))
 
 
 def test_every_label_has_at_least_40_phrasings_and_the_test_part_is_unseen() -> None:
@@ -92,11 +94,13 @@ def test_handwritten_set_is_realistic_sized_and_uses_taxonomy_labels() -> None:
 async def test_train_then_eval_round_trip_on_a_small_generated_set(tmp_path: Path) -> None:
     encoder = shared_encoder()
     taxonomy = Taxonomy.load(DEFAULT_TAXONOMY_PATH)
-    data = write_csv(tmp_path / "train.csv", synthetic.generate(270, seed=5, part="train"))
+    # 60 lines a label: synthetic lines come in many real-log formats, so 30 a label left
+    # the head unsure of about half the held-out lines
+    data = write_csv(tmp_path / "train.csv", synthetic.generate(540, seed=5, part="train"))
     path, cv = train(data, tmp_path / "head", encoder, folds=3, labels=taxonomy.label_names)
     head = load_head(path)
     assert head.labels == taxonomy.label_names and head.dims == 384
-    assert head.metadata["training_lines"] == 270 and cv["folds"] == 3
+    assert head.metadata["training_lines"] == 540 and cv["folds"] == 3
     assert head.metadata["metrics"]["macro_f1"] == cv["macro_f1"] > 0.5
 
     held_out = write_csv(tmp_path / "test.csv", synthetic.generate(90, seed=6, part="test"))
