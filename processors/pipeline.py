@@ -55,7 +55,8 @@ class Classifier:
         max_line_chars: int = 8_192,
     ) -> None:
         self.taxonomy = taxonomy
-        self.regex = RegexTier(taxonomy.rules)
+        self.regex = RegexTier(taxonomy.rules_on("line"))
+        self.template_rules = RegexTier(taxonomy.rules_on("template"))
         self.tiers: dict[str, Tier] = dict(tiers or {})
         self.cache = cache
         self.registry = registry or MetricsRegistry()
@@ -204,6 +205,8 @@ class Classifier:
         reasons: list[str] = ["no_model_tier"] * len(templates)
         cacheable = [True] * len(templates)
         undecided = list(range(len(templates)))
+        if self.taxonomy.routes[route][:1] == (REGEX_TIER,) and len(self.template_rules):
+            undecided = self._match_template_rules(templates, outcomes)
         for name in self.taxonomy.routes[route]:
             if name == REGEX_TIER or not undecided:
                 continue
@@ -224,6 +227,21 @@ class Classifier:
             outcomes[i] = _undecided(reasons[i], cacheable[i])
         self.registry.count("templates_decided", len(undecided), tier="none")
         return outcomes  # type: ignore[return-value]
+
+    def _match_template_rules(self, templates: list[str], outcomes: list[Outcome | None]
+                              ) -> list[int]:
+        """Decide by the ``match: template`` rules; the indexes they leave undecided."""
+        undecided = []
+        for i, template in enumerate(templates):
+            label = self.template_rules.match(template)
+            if label is None:
+                undecided.append(i)
+            else:
+                outcomes[i] = Outcome(label, 1.0, REGEX_TIER, None)
+        if len(undecided) < len(templates):
+            self.registry.count("templates_decided", len(templates) - len(undecided),
+                                tier=REGEX_TIER)
+        return undecided
 
     async def _call_tier(self, name: str, templates: list[str]) -> list[Decision]:
         tier = self.tiers.get(name)

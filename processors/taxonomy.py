@@ -21,6 +21,7 @@ REGEX_TIER = "regex"
 MODEL_TIERS = ("bert", "llm")
 KNOWN_TIERS = (REGEX_TIER, *MODEL_TIERS)
 DEFAULT_ROUTE = "default"
+RULE_TARGETS = ("line", "template")
 
 
 class TaxonomyError(ValueError):
@@ -35,8 +36,13 @@ class Label:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A regex rule. ``match="line"`` (the default) matches the raw line before anything else
+    and is never cached; ``match="template"`` matches the masked template on a cache miss, so
+    its verdict is cached like a model's and the warm path never pays for it."""
+
     pattern: str
     label: str
+    match: str = "line"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,10 @@ class Taxonomy:
     routes: dict[str, tuple[str, ...]]
     fingerprint: str
     path: str = "<memory>"
+
+    def rules_on(self, target: str) -> tuple[Rule, ...]:
+        """The rules matched against ``target`` (``line`` or ``template``), in file order."""
+        return tuple(rule for rule in self.rules if rule.match == target)
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -121,7 +131,10 @@ def _parse_rules(raw: Any, names: set[str], where: str) -> tuple[Rule, ...]:
             raise TaxonomyError(f"{at}: bad regex {pattern!r}: {exc}") from exc
         if label not in names:
             raise TaxonomyError(f"{at}: label {label!r} is not in 'labels' {sorted(names)}")
-        rules.append(Rule(pattern, label))
+        match = entry.get("match", "line")
+        if match not in RULE_TARGETS:
+            raise TaxonomyError(f"{at}: 'match' is {match!r}; allowed: {list(RULE_TARGETS)}")
+        rules.append(Rule(pattern, label, match))
     for i, problem in unsafe_rules([rule.pattern for rule in rules])[:1]:
         raise TaxonomyError(f"{where}: rules[{i}]: regex {rules[i].pattern!r} is unsafe: {problem}")
     return tuple(rules)

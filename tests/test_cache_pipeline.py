@@ -159,3 +159,29 @@ def test_a_restarted_process_serves_from_the_disk_cache(tmp_path):
     assert [v["label"] for v in second["verdicts"]] == [v["label"] for v in first["verdicts"]]
     assert [v["cached"] for v in second["verdicts"]] == [True, True, True, False]
     assert second["verdicts"][0]["confidence"] == 0.8
+
+
+TEMPLATE_RULES = """
+labels: [{name: Security Alert}, {name: Error}, {name: User Action}]
+rules:
+  - {pattern: '^User \\w+ logged in$', label: User Action}
+  - {pattern: 'Failed password for ', label: Security Alert, match: template}
+"""
+
+
+async def test_template_rules_decide_a_new_template_once_and_are_cached(tmp_path):
+    tier = FixedTier("Error")
+    classifier = Classifier(Taxonomy.parse(TEMPLATE_RULES), {"bert": tier},
+                            cache=TemplateCache(tmp_path))
+    lines = ["Failed password for root from 10.0.0.1 port 22", "User bob logged in",
+             "Failed password for admin from 10.0.0.2 port 23", "disk 4 on fire"]
+    first = await classifier.classify(records(lines))
+    assert [(v.label, v.tier, v.cached) for v in first] == [
+        ("Security Alert", "regex", False), ("User Action", "regex", False),
+        ("Security Alert", "regex", False), ("Error", "bert", False)]
+    assert tier.asked == ["disk <NUM> on fire"]  # the model never saw the ruled template
+    second = await classifier.classify(records(lines))
+    assert [(v.label, v.tier, v.cached) for v in second] == [
+        ("Security Alert", "regex", True), ("User Action", "regex", False),
+        ("Security Alert", "regex", True), ("Error", "bert", True)]
+    assert first[0].template == "Failed password for <USER> from <IP> port <NUM>"

@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from processors.regex import RegexTier
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy, TaxonomyError
+from processors.templates import mask
 
 GOOD = """
 labels:
@@ -65,3 +67,33 @@ def test_bad_taxonomy_names_file_entry_and_problem(tmp_path: Path, text: str, me
 def test_missing_file_is_a_clear_error(tmp_path: Path):
     with pytest.raises(TaxonomyError, match="cannot read taxonomy file"):
         Taxonomy.load(tmp_path / "absent.yaml")
+
+
+def test_rules_match_the_line_unless_they_say_template():
+    taxonomy = Taxonomy.parse(GOOD.replace(
+        "rules:\n", "rules:\n  - {pattern: 'is deprecated', label: User Action, match: template}\n"))
+    assert [r.pattern for r in taxonomy.rules_on("template")] == ["is deprecated"]
+    assert [r.pattern for r in taxonomy.rules_on("line")] == ["^User \\w+ logged in$"]
+
+
+def test_a_rule_matching_anything_else_is_refused(tmp_path: Path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text("labels: [{name: A}]\nrules: [{pattern: 'x', label: A, match: word}]")
+    with pytest.raises(TaxonomyError, match=r"rules\[0\]: 'match' is 'word'; allowed"):
+        Taxonomy.load(path)
+
+
+def test_default_generic_rules_match_templates_not_lines():
+    taxonomy = Taxonomy.load(DEFAULT_TAXONOMY_PATH)
+    on_template = RegexTier(taxonomy.rules_on("template"))
+    cases = {
+        "mapred.tip.id is deprecated. Instead, use mapreduce.task.id": "Deprecation Warning",
+        "Failed password for invalid user admin from 203.0.113.9 port 4022 ssh2":
+            "Security Alert",
+        "Accepted publickey for deploy from 10.1.2.3 port 50122 ssh2": "User Action",
+        '10.0.0.1 - - [01/Dec/2026:10:00:00 +0000] "GET /index.html HTTP/1.1" 200 512':
+            "HTTP Status",
+        "Kernel panic - not syncing: Attempted to kill init!": "Critical Error",
+        "Checkpoint complete: wrote 1024 buffers": None,
+    }
+    assert {line: on_template.match(mask(line)) for line in cases} == cases
