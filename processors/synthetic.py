@@ -83,6 +83,13 @@ _K8S_APIS = ("batch/v1beta1 CronJob", "batch/v1 CronJob", "policy/v1beta1 PodSec
 _IMAGES = ("nginx:1.25.3", "postgres:16.2", "redis:7.2-alpine", "busybox:1.36",
            "registry.example.com/payments/api:2.14.0", "ghcr.io/acme/worker:sha-3f9a1c2",
            "quay.io/prometheus/node-exporter:v1.7.0")
+_APPS = ("com.example.fitness", "com.acme.mail", "org.sample.notes", "com.example.wallet",
+         "com.demo.music", "net.example.maps", "com.example.health.steps", "io.acme.chat")
+_EXES = ("firefox.exe", "outlook.exe", "teams.exe", "git.exe", "python.exe", "slack.exe",
+         "updater.exe", "dropbox.exe")
+_IFACES = ("wlan0", "en0", "en1", "eth1", "rmnet_data0", "bond0", "ib0", "wlp2s0")
+_DAEMONS = ("locationd", "bluetoothd", "powerd", "syncagentd", "backupd", "cloudd", "wifid",
+            "mediaserverd", "softwareupdated", "netbiosd")
 
 SOURCES: dict[str, tuple[str, ...]] = {
     "HTTP Status": ("ThirdPartyAPI", "ModernCRM", "nginx", "api-gateway", "BillingSystem"),
@@ -169,6 +176,10 @@ def _slots(rng: random.Random) -> dict[str, Callable[[], object]]:
         "pyfunc": lambda: rng.choice(_PYFUNCS),
         "k8s_api": lambda: rng.choice(_K8S_APIS),
         "image": lambda: rng.choice(_IMAGES),
+        "app": lambda: rng.choice(_APPS),
+        "exe": lambda: rng.choice(_EXES),
+        "iface": lambda: rng.choice(_IFACES),
+        "daemon": lambda: rng.choice(_DAEMONS),
     }
 
 
