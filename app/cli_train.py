@@ -11,9 +11,12 @@ import asyncio
 import json
 import sys
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from app.settings import Settings
+from processors.corpus import DEFAULT_LOGHUB_DIR
 
 EVAL_CHUNK = 256
 
@@ -21,16 +24,30 @@ EVAL_CHUNK = 256
 def add_train_commands(subparsers: Any) -> None:
     """Register ``train`` and ``eval`` on the ``logclass`` subparsers (run(args, settings))."""
     train = subparsers.add_parser("train", help="train the BERT head on a labelled CSV")
-    train.add_argument("--data", required=True, help="CSV: source,log_message,target_label")
+    data = train.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="CSV: source,log_message,target_label")
+    data.add_argument("--corpus", action="store_true",
+                      help="the built-in corpus (synthetic + labelled Loghub + captured real "
+                      "logs): rebuilds the default head, calibrated by leave-one-system-out")
+    train.add_argument("--loghub", type=Path, default=DEFAULT_LOGHUB_DIR,
+                       help="folder of the Loghub 2k samples (default: %(default)s)")
     train.add_argument("--out", required=True, help="folder for bert_head.npz and bert_head.json")
     train.add_argument("--folds", type=int, default=5, help="k of the k-fold report (default 5)")
     train.add_argument("--c", type=float, default=4.0, help="inverse regularization (default 4)")
-    train.add_argument("--threshold", type=float, help="default: LOGCLASS_BERT_THRESHOLD")
+    train.add_argument("--threshold", type=float,
+                       help="default: LOGCLASS_BERT_THRESHOLD, else 0.5 (with --corpus: the "
+                       "calibrated one)")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(run=run_train)
 
     evaluate = subparsers.add_parser("eval", help="score the full pipeline on a labelled CSV")
-    evaluate.add_argument("--data", required=True, help="CSV: source,log_message,target_label")
+    data = evaluate.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="CSV: source,log_message,target_label")
+    data.add_argument("--leave-one-system-out", action="store_true",
+                      help="train the default recipe on all systems of the built-in corpus "
+                      "but one, test on that one, for each (needs --loghub)")
+    evaluate.add_argument("--loghub", type=Path, default=DEFAULT_LOGHUB_DIR,
+                          help="folder of the Loghub 2k samples (default: %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
     evaluate.add_argument("--labels", help="comma-separated labels for macro-F1 (default: all "
                           "gold labels)")
@@ -40,11 +57,14 @@ def add_train_commands(subparsers: Any) -> None:
 
 
 def run_train(args: argparse.Namespace, settings: Settings) -> int:
-    from processors.bert import load_encoder
+    if args.corpus:
+        return run_train_corpus(args, settings)
+    from processors.bert import DEFAULT_THRESHOLD, load_encoder
     from processors.taxonomy import Taxonomy
     from processors.training import train
 
-    threshold = settings.bert_threshold if args.threshold is None else args.threshold
+    threshold = next(t for t in (args.threshold, settings.bert_threshold, DEFAULT_THRESHOLD)
+                     if t is not None)
     labels = Taxonomy.load(settings.taxonomy).label_names
     try:
         print("loading the embedding model…", file=sys.stderr)
@@ -61,6 +81,8 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    if args.leave_one_system_out:
+        return run_leave_one_system_out(args, settings)
     from processors.training import read_labelled
 
     try:
@@ -75,6 +97,109 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     report = asyncio.run(evaluate(build_classifier(settings), rows, labels))
     print(json.dumps(report, indent=2) if args.json else format_report(report, args.data))
     return 0
+
+
+def run_train_corpus(args: argparse.Namespace, settings: Settings) -> int:
+    """Rebuild the default head from the built-in corpus; its LOSO report goes in its JSON."""
+    from processors.head import save_head
+    from processors.loso import Recipe, train_default_head
+    from processors.training import masker_sha256
+
+    loaded = _load_corpus(args, settings, "train")
+    if loaded is None:
+        return 2
+    lines, systems, labels, embed = loaded
+    recipe = Recipe()
+    head, summary = train_default_head(lines, systems, labels, embed, recipe,
+                                       _taxonomy_rules(settings), progress=_progress("train"))
+    path = save_head(head, Path(args.out) / "bert_head.npz", {
+        "embedding_model": embed.encoder.model_id,
+        "normalized": True,
+        "threshold": summary["threshold"],
+        "regularization_c": recipe.c,
+        "training_data": "built-in corpus: " + ", ".join(sorted({ln.system for ln in lines})),
+        "training_lines": len(lines),
+        "masker_sha256": masker_sha256(),
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": {k: v for k, v in summary.items() if k != "pooled"},
+    })
+    print(format_loso(summary, labels))
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def run_leave_one_system_out(args: argparse.Namespace, settings: Settings) -> int:
+    from processors.loso import Recipe, train_default_head
+
+    loaded = _load_corpus(args, settings, "eval")
+    if loaded is None:
+        return 2
+    lines, systems, labels, embed = loaded
+    _, summary = train_default_head(lines, systems, labels, embed, Recipe(),
+                                    _taxonomy_rules(settings), progress=_progress("eval"))
+    print(json.dumps(summary, indent=2) if args.json else format_loso(summary, labels))
+    return 0
+
+
+def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> Any:
+    """(lines, held-out systems, labels, memoised embed) or None after saying what is wrong."""
+    from processors.bert import load_encoder
+    from processors.corpus import SYNTHETIC_TEST, load_corpus, loghub_systems
+    from processors.taxonomy import Taxonomy
+    from processors.training import EmbeddingMemo
+
+    if not args.loghub.is_dir():
+        print(f"logclass {command}: no Loghub samples at {args.loghub}; pass --loghub DIR "
+              "(the folder of *_2k.log_structured.csv)", file=sys.stderr)
+        return None
+    labels = list(Taxonomy.load(settings.taxonomy).label_names)
+    lines = load_corpus(args.loghub)
+    unknown = sorted({line.label for line in lines} - set(labels))
+    if unknown:
+        print(f"logclass {command}: corpus label(s) {unknown} are not in the taxonomy",
+              file=sys.stderr)
+        return None
+    print("loading the embedding model…", file=sys.stderr)
+    encoder = load_encoder(settings.bert_model_path, settings.bert_threads)
+    return lines, [*loghub_systems(), SYNTHETIC_TEST], labels, EmbeddingMemo(encoder)
+
+
+def _taxonomy_rules(settings: Settings) -> Any:
+    """The taxonomy's regex rules as the pipeline applies them: raw line, then template."""
+    from processors.regex import RegexTier
+    from processors.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.load(settings.taxonomy)
+    on_line = RegexTier(taxonomy.rules_on("line"))
+    on_template = RegexTier(taxonomy.rules_on("template"))
+    return lambda line, template: on_line.match(line) or on_template.match(template)
+
+
+def _progress(command: str) -> Any:
+    return lambda system: print(f"logclass {command}: holding out {system}", file=sys.stderr)
+
+
+def format_loso(summary: dict[str, Any], labels: list[str]) -> str:
+    """The leave-one-system-out report as a person reads it."""
+    lines = ["== leave-one-system-out (train on the others, test on this one, every line)",
+             f"{'held-out system':<20}{'lines':>7}{'by rules':>9}{'accuracy':>10}{'macro-F1':>10}"
+             f"{'head only':>11}"]
+    for system, s in summary["systems"].items():
+        lines.append(f"{system:<20}{s['lines']:>7}{s['ruled']:>9}{s['accuracy']:>10.4f}"
+                     f"{s['macro_f1']:>10.4f}{s['head_only_macro_f1']:>11.4f}")
+    lines.append(f"mean macro-F1 {summary['mean_macro_f1']:.4f}, lowest "
+                 f"{summary['min_macro_f1']:.4f} (head alone: mean "
+                 f"{summary['head_only_mean_macro_f1']:.4f})")
+    lines.append(f"calibrated: temperature {summary['temperature']}, threshold "
+                 f"{summary['threshold']} for precision >= {summary['target_precision']}: "
+                 f"coverage {summary['coverage_at_threshold']:.4f}, precision "
+                 f"{summary['precision_at_threshold']:.4f}")
+    lines.append("threshold  coverage  precision")
+    lines += [f"{p['threshold']:>9.2f}{p['coverage']:>10.4f}{p['precision']:>11.4f}"
+              for p in summary["precision_coverage"]]
+    if "pooled" in summary:
+        lines.append(format_report(summary["pooled"], "all held-out lines together"))
+    return "\n".join(lines)
 
 
 async def evaluate(classifier: Any, rows: list[Any],

@@ -78,15 +78,33 @@ def embed(encoder: Any, texts: Sequence[str], batch_size: int = 32,
     return out
 
 
+class EmbeddingMemo:
+    """``embed`` with memory: each distinct text is encoded once however often it is asked
+    for (leave-one-system-out asks for the same templates in every fold)."""
+
+    def __init__(self, encoder: Any, progress: bool = False) -> None:
+        self.encoder, self.progress = encoder, progress
+        self._rows: dict[str, np.ndarray] = {}
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self._rows})
+        if missing:
+            self._rows.update(zip(missing, embed(self.encoder, missing, 64, self.progress),
+                                  strict=True))
+        if not texts:
+            return np.zeros((0, self.encoder.dims), dtype=np.float32)
+        return np.stack([self._rows[t] for t in texts])
+
+
 def fit_head(x: np.ndarray, y: np.ndarray, labels: Sequence[str], c: float = 4.0,
-             seed: int = 0) -> Head:
+             seed: int = 0, sample_weight: np.ndarray | None = None) -> Head:
     """Multinomial logistic regression on embeddings; ``y`` holds indexes into ``labels``."""
     try:
         from sklearn.linear_model import LogisticRegression
     except ImportError as exc:
         raise RuntimeError("training needs scikit-learn: pip install 'logclass[train]'") from exc
     model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
-    model.fit(x, y)
+    model.fit(x, y, sample_weight=sample_weight)
     weights = np.zeros((len(labels), x.shape[1]), dtype=np.float32)
     bias = np.full(len(labels), -1e4, dtype=np.float32)  # a label absent from y never wins
     coef, intercept = model.coef_, model.intercept_
