@@ -145,7 +145,7 @@ _HEAD = {"path": "processors/data/bert_head.npz",
                     "System Notification", "User Action", "Workflow Error",
                     "Deprecation Warning"],
          "digest": "70ec1bf852ec6d47", "trained_at": "2026-11-27T11:36:29+00:00",
-         "cv_macro_f1": 0.9487}
+         "cv_macro_f1": None, "loso_macro_f1": 0.77}
 HEALTH_OK = {
     "status": "ok", "version": "0.1.0", "uptime_seconds": 9.146,
     "components": {

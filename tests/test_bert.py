@@ -89,6 +89,16 @@ def test_from_settings_reads_the_bert_section(tmp_path: Path) -> None:
     assert other.fingerprint != tier.fingerprint
 
 
+def test_without_a_set_threshold_the_head_brings_its_calibrated_one(tmp_path: Path) -> None:
+    default = BertTier.from_settings(Settings(cache_dir=tmp_path))
+    assert default.head is not None
+    calibrated = default.head.metadata["threshold"]
+    assert 0.3 < calibrated < 1.0 and default.threshold == calibrated
+    assert default.health()["threshold"] == calibrated
+    bare = save_head(default.head, tmp_path / "bare.npz", {"threshold": None})
+    assert BertTier(head_path=bare).threshold == 0.5  # a head that names none
+
+
 @pytest.mark.slow
 async def test_lazy_load_happens_once_under_concurrency(encoder: Encoder) -> None:
     calls, loader = counting_loader(encoder)
@@ -155,12 +165,12 @@ async def test_pipeline_labels_default_route_lines_with_the_bert_tier(encoder: E
     tier = BertTier(head_path=DEFAULT_HEAD_PATH, allowed_labels=taxonomy.label_names,
                     loader=lambda: encoder)
     classifier = Classifier(taxonomy, {"bert": tier})
-    records = [LogRecord("ModernCRM", "Failed password for invalid user admin from 10.1.2.3 "
-                         "port 5022 ssh2"), LogRecord("ModernHR", "User alice logged in."),
-               LogRecord("nginx", '10.0.0.7 - - "GET /api/v1/orders HTTP/1.1" 404 512')]
+    records = [LogRecord("ModernCRM", "Connection to 10.0.0.5:5432 refused, retrying in 5s"),
+               LogRecord("ModernHR", "User alice logged in."),
+               LogRecord("nginx", "GET /api/v1/orders 404 12ms")]
     verdicts = await classifier.classify(records)
     assert [v.tier for v in verdicts] == ["bert", "regex", "bert"]
-    assert verdicts[0].label == "Security Alert" and verdicts[2].label == "HTTP Status"
+    assert verdicts[0].label == "Error" and verdicts[2].label == "HTTP Status"
     await classifier.aclose()
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from processors.head import DEFAULT_HEAD_PATH, Head, HeadError, load_head, save_head
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH, Taxonomy
+from processors.training import masker_sha256
 
 LABELS = ("Error", "User Action", "HTTP Status")
 
@@ -105,7 +106,12 @@ def test_shipped_head_fits_the_default_taxonomy_and_minilm() -> None:
     head = load_head(DEFAULT_HEAD_PATH)
     head.validate(allowed_labels=Taxonomy.load(DEFAULT_TAXONOMY_PATH).label_names, dims=384)
     assert head.metadata["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert head.metadata["metrics"]["macro_f1"] >= 0.85
+    report = head.metadata["metrics"]  # leave-one-system-out, from `logclass train --corpus`
+    assert set(report["systems"]) >= {"HDFS", "BGL", "OpenStack", "Linux", "OpenSSH", "Apache",
+                                      "Spark", "Zookeeper", "synthetic-test"}
+    assert report["mean_macro_f1"] >= 0.7 and report["precision_at_threshold"] >= 0.9
+    assert head.metadata["threshold"] == report["threshold"]
+    assert head.metadata["masker_sha256"] == masker_sha256()  # retrain when the masker changes
 
 
 def test_a_bare_npy_array_is_refused(tmp_path: Path) -> None:

@@ -70,8 +70,8 @@ def test_missing_file_is_a_clear_error(tmp_path: Path):
 
 
 def test_rules_match_the_line_unless_they_say_template():
-    taxonomy = Taxonomy.parse(GOOD.replace(
-        "rules:\n", "rules:\n  - {pattern: 'is deprecated', label: User Action, match: template}\n"))
+    template_rule = "  - {pattern: 'is deprecated', label: User Action, match: template}\n"
+    taxonomy = Taxonomy.parse(GOOD.replace("rules:\n", "rules:\n" + template_rule))
     assert [r.pattern for r in taxonomy.rules_on("template")] == ["is deprecated"]
     assert [r.pattern for r in taxonomy.rules_on("line")] == ["^User \\w+ logged in$"]
 
