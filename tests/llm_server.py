@@ -22,7 +22,8 @@ chat request takes the next script step (then ``default``). Steps: ``ok``, ``slo
 ``429:<retry-after>``, ``500``, ``400``, ``garbage``, ``wrong_label``, ``short``, ``close``
 (drop the connection unanswered). ``GET /stats``: calls, TCP connections that carried
 chat calls since the last reset (count, client ports), client ports connected now, the
-structured-output fields received, authorization headers seen. ``POST /reset`` clears
+structured-output fields and the prompt text (all messages) of each request, authorization
+headers seen. ``POST /reset`` clears
 script and stats.
 """
 
@@ -270,7 +271,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.chatted = True
                 st.client_ports.append(self.client_address[1])
             st.authorization.append(auth)
-            st.requests.append({"flavor": flavor, "n": len(templates), "step": step, **fields})
+            prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+            st.requests.append({"flavor": flavor, "n": len(templates), "step": step,
+                                "prompt": prompt, **fields})  # fmt: skip
             delay_ms = st.delay_ms
         if flavor not in FLAVORS:
             self._send(404, {"error": {"message": f"unknown flavor {flavor!r}"}})
