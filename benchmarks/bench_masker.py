@@ -6,18 +6,28 @@ cachetools that the service cannot run with, so it is never a dependency of the 
 
 Per Loghub system: lines, distinct templates, ground-truth EventIds, grouping accuracy (share of
 lines whose template group has exactly the members of their EventId group) and purity (share of
-lines whose template group is dominated by their own EventId). Throughput is `mask` over every
-Loghub line on one core, in CPU seconds of this process, timed in alternating rounds with a
-one-regex digit masker (the naive baseline) so machine noise hits both; the best round of each
-is reported, and their ratio.
+lines whose template group is dominated by their own EventId).
+
+Held out: ``processors.templates.RULES`` records, for each rule added since the first release,
+the Loghub systems looked at while writing it. A system's held-out score is that of ``mask``
+with those rules switched off (``masker_without``): the rules it helped shape cannot help it.
+The folds (2-3 systems each) are the ones held out in turn while developing.
+
+Throughput is lines per CPU second of this process on one core, over every Loghub line, timed
+in alternating rounds with the masker before this work (read from git at ``--before``), a
+one-regex digit masker (the naive baseline) and, with --drain3, Drain3 — so machine noise hits
+all of them; the best round of each is reported.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import re
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -26,10 +36,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from processors.templates import mask  # noqa: E402
+from processors.templates import RULES, mask, masker_without  # noqa: E402
 
 LOGHUB = ROOT / ".." / "shared" / "data" / "loghub"
 SYSTEMS = ("Apache", "BGL", "HDFS", "Linux", "OpenSSH", "OpenStack", "Spark", "Zookeeper")
+FOLDS = (("Apache", "Linux", "Spark"), ("BGL", "OpenSSH", "Zookeeper"), ("HDFS", "OpenStack"))
+BEFORE = "193e7f7"  # the last commit with the masker as it was before issue 14
 _DIGITS = re.compile(r"\d+")
 
 
@@ -87,6 +99,29 @@ def quality(name: str, run: Callable[[list[str]], list[str]]) -> list[tuple]:
     return rows
 
 
+def before_mask(revision: str) -> Callable[[str], str] | None:
+    """``mask`` as it was at ``revision`` (from git), or None when git cannot give it."""
+    try:
+        source = subprocess.run(
+            ["git", "show", f"{revision}:processors/templates.py"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(source)
+    spec = importlib.util.spec_from_file_location("templates_before", f.name)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.mask
+
+
+def held_out(system: str) -> Callable[[str], str]:
+    """``mask`` without the rules written while looking at ``system``."""
+    return masker_without([name for name, (_, seen) in RULES.items() if system in seen])
+
+
 def best_rate(fn: Callable[[str], str], lines: list[str]) -> float:
     """Lines per CPU second of one round of ``fn`` over ``lines``.
 
@@ -99,41 +134,79 @@ def best_rate(fn: Callable[[str], str], lines: list[str]) -> float:
     return len(lines) / max(time.process_time() - start, 1e-9)
 
 
-def throughput(lines: list[str], rounds: int = 7) -> tuple[float, float]:
-    """Best-round lines/s of (mask, naive_mask), measured in alternating rounds."""
-    ours = naive = 0.0
+def drain3_rate(lines: list[str]) -> float:
+    start = time.process_time()
+    drain3_templates(lines)
+    return len(lines) / max(time.process_time() - start, 1e-9)
+
+
+def throughput(
+    maskers: dict[str, Callable[[str], str]], lines: list[str], drain3: bool, rounds: int = 7
+) -> dict[str, float]:
+    """Best-round lines/s of each masker (and Drain3), measured in alternating rounds."""
+    best = dict.fromkeys([*maskers, *(["drain3"] if drain3 else [])], 0.0)
     for _ in range(rounds):
-        ours = max(ours, best_rate(mask, lines))
-        naive = max(naive, best_rate(naive_mask, lines))
-    return ours, naive
+        for name, fn in maskers.items():
+            best[name] = max(best[name], best_rate(fn, lines))
+        if drain3:
+            best["drain3"] = max(best["drain3"], drain3_rate(lines))
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drain3", action="store_true", help="also score Drain3 (see above)")
+    parser.add_argument("--before", default=BEFORE, help="git revision of the old masker")
     args = parser.parse_args()
     if not LOGHUB.is_dir():
         sys.exit(f"no Loghub samples at {LOGHUB}")
+    before = before_mask(args.before)
     runs: list[tuple[str, Callable[[list[str]], list[str]]]] = [
         ("mask", lambda ms: [mask(m) for m in ms]),
-        ("naive \\d+", lambda ms: [naive_mask(m) for m in ms]),
     ]
+    if before is not None:
+        runs.append((f"mask@{args.before}", lambda ms: [before(m) for m in ms]))
+    runs.append(("naive \\d+", lambda ms: [naive_mask(m) for m in ms]))
     if args.drain3:
         runs.append(("drain3", drain3_templates))
-    print("| masker | system | lines | templates | EventIds | grouping acc. | purity |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("| masker | system | lines | templates | EventIds | templates/EventIds "
+          "| grouping acc. | purity |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, run in runs:
         rows = quality(name, run)
         for row in rows:
-            print("| {} | {} | {} | {} | {} | {:.3f} | {:.3f} |".format(*row))
+            print("| {} | {} | {} | {} | {} | {:.2f} | {:.3f} | {:.3f} |".format(
+                *row[:5], row[3] / row[4], *row[5:]))
         accuracy = sum(r[5] for r in rows) / len(rows)
         purity = sum(r[6] for r in rows) / len(rows)
-        print(f"| **{name}** | **average** | | | | **{accuracy:.3f}** | **{purity:.3f}** |")
+        print(f"| **{name}** | **average** | | | | | **{accuracy:.3f}** | **{purity:.3f}** |")
+
+    print("\nheld out (each system scored without the rules written while looking at it):")
+    print("| fold | system | rules off | grouping acc. | purity |")
+    print("|---|---|---|---:|---:|")
+    held: dict[str, float] = {}
+    for i, fold in enumerate(FOLDS, 1):
+        for system in fold:
+            off = [name for name, (_, seen) in RULES.items() if system in seen]
+            data = load(system)
+            masker = held_out(system)
+            accuracy, purity = scores([masker(m) for m, _ in data], [e for _, e in data])
+            held[system] = accuracy
+            print(f"| {i} | {system} | {', '.join(off) or '-'} | {accuracy:.3f} | {purity:.3f} |")
+        fold_mean = sum(held[s] for s in fold) / len(fold)
+        print(f"| {i} | **fold average** | | **{fold_mean:.3f}** | |")
+    print(f"| | **all, held out** | | **{sum(held.values()) / len(held):.3f}** "
+          f"(min {min(held.values()):.3f}) | |")
+
     lines = [m for system in SYSTEMS for m, _ in load(system)]
-    ours, naive = throughput(lines)
+    maskers: dict[str, Callable[[str], str]] = {"mask": mask}
+    if before is not None:
+        maskers[f"mask@{args.before}"] = before
+    maskers["naive \\d+"] = naive_mask
+    rates = throughput(maskers, lines, args.drain3)
     print(f"\nthroughput (CPU time), {len(lines)} Loghub lines, best of 7 alternating rounds:")
-    print(f"  mask      {ours:>10,.0f} lines/s")
-    print(f"  naive \\d+ {naive:>10,.0f} lines/s   (mask costs {naive / ours:.1f}x the naive time)")
+    for name, rate in rates.items():
+        print(f"  {name:<16} {rate:>10,.0f} lines/s   ({rate / rates['mask']:.2f}x mask's rate)")
 
 
 if __name__ == "__main__":

@@ -166,7 +166,7 @@ _NOT_A_NAME = frozenset({
 # After "user" itself almost any word is an account name ("Invalid user user", "user anonymous").
 _NOT_A_USER = frozenset({"unknown", "invalid", "illegal", "nonexistent", "not", "is", "was"})
 _USER_WORD = re.compile(
-    r"(?<![^\s\"'(\[])[Uu]ser ++(?:\"[^\"\s<]++\"|'[^'\s<]++'"
+    r"[Uu]ser(?<![^\s\"'(\[][Uu]ser) ++(?:\"[^\"\s<]++\"|'[^'\s<]++'"
     r"|(?!<)[^\s,;:()\[\]{}<>\"'=]++(?=$| ?[\[(,;:]| (?:from|by|on|at|to|via|with|for|in|logged"
     r"|signed|authenticated|connected|disconnected|failed|successfully|does|did|is|was|has|not"
     r"|tried|attempted|exceeded|changed|created|deleted|added|removed|locked|unlocked|granted"
