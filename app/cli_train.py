@@ -45,7 +45,8 @@ def add_train_commands(subparsers: Any) -> None:
     data.add_argument("--data", help="CSV: source,log_message,target_label")
     data.add_argument("--leave-one-system-out", action="store_true",
                       help="train the default recipe on all systems of the built-in corpus "
-                      "but one, test on that one, for each (needs --loghub)")
+                      "but one (a Loghub system, a captured program, or the held-out "
+                      "synthetic phrasings), test on that one, for each (needs --loghub)")
     evaluate.add_argument("--loghub", type=Path, default=DEFAULT_LOGHUB_DIR,
                           help="folder of the Loghub 2k samples (default: %(default)s)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -144,7 +145,7 @@ def run_leave_one_system_out(args: argparse.Namespace, settings: Settings) -> in
 def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> Any:
     """(lines, held-out systems, labels, memoised embed) or None after saying what is wrong."""
     from processors.bert import load_encoder
-    from processors.corpus import SYNTHETIC_TEST, load_corpus, loghub_systems
+    from processors.corpus import held_out_systems, load_corpus
     from processors.taxonomy import Taxonomy
     from processors.training import EmbeddingMemo
 
@@ -161,7 +162,7 @@ def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> 
         return None
     print("loading the embedding model…", file=sys.stderr)
     encoder = load_encoder(settings.bert_model_path, settings.bert_threads)
-    return lines, [*loghub_systems(), SYNTHETIC_TEST], labels, EmbeddingMemo(encoder)
+    return lines, held_out_systems(lines), labels, EmbeddingMemo(encoder)
 
 
 def _taxonomy_rules(settings: Settings) -> Any:
@@ -187,9 +188,11 @@ def format_loso(summary: dict[str, Any], labels: list[str]) -> str:
     for system, s in summary["systems"].items():
         lines.append(f"{system:<20}{s['lines']:>7}{s['ruled']:>9}{s['accuracy']:>10.4f}"
                      f"{s['macro_f1']:>10.4f}{s['head_only_macro_f1']:>11.4f}")
-    lines.append(f"mean macro-F1 {summary['mean_macro_f1']:.4f}, lowest "
+    lines.append(f"Loghub systems: mean macro-F1 {summary['mean_macro_f1']:.4f}, lowest "
                  f"{summary['min_macro_f1']:.4f} (head alone: mean "
                  f"{summary['head_only_mean_macro_f1']:.4f})")
+    lines.append("mean macro-F1 by kind of held-out data: " + ", ".join(
+        f"{group} {mean:.4f}" for group, mean in summary["group_mean_macro_f1"].items()))
     lines.append(f"calibrated: temperature {summary['temperature']}, threshold "
                  f"{summary['threshold']} for precision >= {summary['target_precision']}: "
                  f"coverage {summary['coverage_at_threshold']:.4f}, precision "

@@ -106,6 +106,25 @@ def load_corpus(loghub_dir: Path | None = DEFAULT_LOGHUB_DIR,
     return lines
 
 
+def system_group(system: str) -> str:
+    """``loghub``, ``real`` or ``synthetic``: the kind of data a held-out system is."""
+    if system.startswith("real:"):
+        return "real"
+    return "synthetic" if system.startswith("synthetic") else "loghub"
+
+
+def held_out_systems(lines: Iterable[CorpusLine], min_real_templates: int = 15) -> list[str]:
+    """What leave-one-system-out holds out in turn: every Loghub system, every captured
+    program with at least ``min_real_templates`` templates, and the held-out phrasings."""
+    counts: dict[str, int] = {}
+    for line in lines:
+        counts[line.system] = counts.get(line.system, 0) + 1
+    loghub = sorted(s for s in counts if system_group(s) == "loghub")
+    real = sorted(s for s, n in counts.items()
+                  if system_group(s) == "real" and n >= min_real_templates)
+    return loghub + real + ([SYNTHETIC_TEST] if SYNTHETIC_TEST in counts else [])
+
+
 def held_out_split(lines: list[CorpusLine], system: str
                    ) -> tuple[list[CorpusLine], list[CorpusLine]]:
     """(train, test) for holding out ``system`` and the real programs related to it."""

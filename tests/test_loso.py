@@ -154,3 +154,21 @@ def test_a_missing_label_is_an_error_that_names_the_events(tmp_path: Path):
         "LineId,Content,EventId,EventTemplate\n1,a,E1,a\n2,b,E2,b\n")
     with pytest.raises(ValueError, match=r"no label for \['E2'\]"):
         corpus.loghub_lines("X", tmp_path, tmp_path / "labels")
+
+
+def test_held_out_systems_are_loghub_then_big_enough_programs_then_synthetic():
+    lines = ([line("real:nginx", f"n{i}", "Error") for i in range(15)]
+             + [line("real:su", "s", "Error"), line("BGL", "b", "Error"),
+                line("synthetic", "x", "Error"), line(corpus.SYNTHETIC_TEST, "y", "Error")])
+    assert corpus.held_out_systems(lines) == ["BGL", "real:nginx", corpus.SYNTHETIC_TEST]
+
+
+def test_the_headline_mean_is_the_loghub_systems_and_each_kind_has_its_own():
+    lines = [CorpusLine(system, system, message, label) for system, message, label in [
+        ("HDFS", "job failed", "Error"), ("HDFS", "worker started", "System Notification"),
+        ("real:nginx", "job failed", "Error"), ("real:nginx", "login ok", "Error")]]
+    lines += toy_corpus()
+    folds = leave_one_system_out(lines, ["HDFS", "real:nginx"], LABELS, keyword_embed)
+    summary = report(folds, LABELS)
+    assert summary["mean_macro_f1"] == summary["systems"]["HDFS"]["macro_f1"] == 1.0
+    assert summary["group_mean_macro_f1"] == {"loghub": 1.0, "real": 0.6667}
