@@ -75,7 +75,8 @@ async def test_pipeline_routes_undecided_lines_to_the_llm_in_order(llm) -> None:
     records = [
         LogRecord("LegacyCRM", "Case escalation for ticket 7324 failed"),
         LogRecord("LegacyCRM", "User User12 logged in."),  # the regex tier decides this one
-        LogRecord("LegacyCRM", "API endpoint 'getCustomerDetails' is deprecated"),  # a template rule
+        # decided by a template rule, before the LLM
+        LogRecord("LegacyCRM", "API endpoint 'getCustomerDetails' is deprecated"),
         LogRecord("LegacyCRM", "Case escalation for ticket 9 failed"),  # same template
     ]
     try:
