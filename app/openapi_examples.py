@@ -70,14 +70,14 @@ CLASSIFY_REQUEST_EXAMPLES = {
 CLASSIFY_RESPONSE = {
     "results": [
         {"label": "User Action", "confidence": 1.0, "tier": "regex", "cached": False,
-         "template": "User <ID> logged in.", "reason": None},
+         "template": "User <USER> logged in.", "reason": None},
         {"label": "HTTP Status", "confidence": 0.9996, "tier": "bert", "cached": True,
          "template": "GET <PATH> HTTP/<NUM> status: <NUM> len: <NUM>", "reason": None},
-        {"label": "Security Alert", "confidence": 0.6038, "tier": "bert", "cached": True,
+        {"label": "Security Alert", "confidence": 0.9471, "tier": "bert", "cached": True,
          "template": "Multiple login failures occurred on user <NUM> account", "reason": None},
         {"label": "HTTP Status", "confidence": 0.9996, "tier": "bert", "cached": True,
          "template": "GET <PATH> HTTP/<NUM> status: <NUM> len: <NUM>", "reason": None},
-        {"label": "Resource Usage", "confidence": 0.9998, "tier": "bert", "cached": True,
+        {"label": "Resource Usage", "confidence": 0.9999, "tier": "bert", "cached": True,
          "template": "Server <NUM> disk usage at <NUM>, above the <NUM> limit", "reason": None},
         {"label": "Unclassified", "confidence": None, "tier": "none", "cached": False,
          "template": "Case escalation for ticket <NUM> failed because the assigned support "
