@@ -1,8 +1,10 @@
 """The regex tier: the taxonomy's rules, compiled once, matched on the raw line.
 
-All rules are joined into one pattern, ``^(?:.*?(?P<r0>rule0)|.*?(?P<r1>rule1)|…)``: the
-engine tries rule 0 at every position before rule 1, so the first rule that matches
+All rules are joined into one pattern, ``^(?:(?s:.*?)(?P<r0>rule0)|(?s:.*?)(?P<r1>rule1)|…)``:
+the engine tries rule 0 at every position before rule 1, so the first rule that matches
 anywhere wins, exactly as a loop of ``re.search`` calls would decide, in one C-level call.
+Only the position scan crosses newlines (``(?s:…)``); the rules themselves get no flags, so
+``.`` in a rule means what it means in ``re.search``, whichever path matches it.
 Rules anchored with ``^`` are joined without the ``.*?``: they can only match at the start,
 and scanning every position for them made the tier 30x slower on real lines.
 Rules that cannot be joined (back-references, duplicate group names) are matched one by one.
@@ -52,11 +54,11 @@ def _combine(rules: Sequence[Rule]) -> re.Pattern[str] | None:
     if any(re.search(r"\\\d|\(\?P=", rule.pattern) for rule in rules):
         return None  # numbered back-references would point at the wrong group once joined
     joined = "|".join(
-        f"{'' if _anchored(rule.pattern) else '.*?'}(?P<r{i}>{rule.pattern})"
+        f"{'' if _anchored(rule.pattern) else '(?s:.*?)'}(?P<r{i}>{rule.pattern})"
         for i, rule in enumerate(rules)
     )
     try:
-        return re.compile(f"(?:{joined})", re.DOTALL)
+        return re.compile(f"(?:{joined})")
     except re.error:
         return None
 

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from processors.regex import RegexTier
@@ -56,3 +58,16 @@ def test_anchored_and_unanchored_rules_keep_first_match_semantics():
     assert tier.match("zzb") == "Error"  # '^a|b' is a branch, not anchored
     assert tier.match("xy") == "User Action"
     assert tier.match("zxy") == "HTTP Status"  # '^x' must not match mid-line
+
+
+@pytest.mark.parametrize(
+    ("pattern", "line"),
+    [("start.*end", "start\nend"), ("^a.b$", "a\nb"), ("x.", "x\n")],
+)
+def test_a_rule_answers_the_same_whatever_the_other_rules(pattern, line):
+    """``.`` means what it means in ``re.search``, combined pass or rule by rule."""
+    alone = RegexTier([Rule(pattern, "Error")])
+    beside_a_backreference = RegexTier([Rule(r"(q)\1", "HTTP Status"), Rule(pattern, "Error")])
+    assert alone._combined is not None and beside_a_backreference._combined is None
+    expected = "Error" if re.search(pattern, line) else None
+    assert alone.match(line) == beside_a_backreference.match(line) == expected
