@@ -89,7 +89,10 @@ def metadata_path(npz_path: Path) -> Path:
 
 
 def load_head(path: str | Path) -> Head:
-    """Read ``path`` (.npz) and its JSON metadata; raises :class:`HeadError`, never unpickles."""
+    """Read ``path`` (.npz) and its JSON metadata; raises :class:`HeadError`, never unpickles.
+
+    Refuses non-finite weights or bias: such a head cannot give a meaningful confidence.
+    """
     path = Path(path)
     try:
         data = np.load(path, allow_pickle=False)
@@ -113,6 +116,12 @@ def load_head(path: str | Path) -> Head:
                 "arrays (pickles can run code when loaded)"
             ) from exc
         raise HeadError(f"{path}: not a readable .npz head ({exc})") from exc
+    for name, array in (("weights", weights), ("bias", bias)):
+        if not np.isfinite(array).all():  # NaN would answer labels[0] with NaN confidence
+            raise HeadError(
+                f"{path}: {name} hold {int((~np.isfinite(array)).sum())} value(s) that are "
+                "not finite (NaN or infinity); retrain the head with `logclass train`"
+            )
     metadata = _read_metadata(metadata_path(path))
     if metadata.get("labels") not in (None, list(labels)):
         raise HeadError(f"{metadata_path(path)}: label list differs from the one in {path.name}")

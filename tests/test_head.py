@@ -120,3 +120,18 @@ def test_a_bare_npy_array_is_refused(tmp_path: Path) -> None:
         np.save(f, np.zeros((3, 8)))
     with pytest.raises(HeadError, match="not an .npz archive"):
         load_head(path)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("array", ["weights", "bias"])
+def test_a_head_with_non_finite_numbers_is_refused_at_load(
+    tmp_path: Path, array: str, bad: float
+) -> None:
+    head = make_head()
+    weights, bias = head.weights.copy(), head.bias.copy()
+    (weights if array == "weights" else bias)[1, ...] = bad  # would answer labels[0], NaN
+    path = tmp_path / "h.npz"
+    np.savez(path, weights=weights, bias=bias, labels=np.array(LABELS, dtype=str))
+    path.with_suffix(".json").write_text(json.dumps({"labels": list(LABELS)}))
+    with pytest.raises(HeadError, match=rf"h\.npz.*{array}.*not finite.*retrain"):
+        load_head(path)
