@@ -21,7 +21,7 @@ from cachetools import TTLCache
 
 from monitoring import MetricsRegistry
 from processors.cache_disk import DiskLevel
-from processors.pipeline import Outcome
+from processors.records import Outcome
 
 __all__ = ["TemplateCache"]
 

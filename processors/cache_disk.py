@@ -24,7 +24,7 @@ import diskcache
 from diskcache.core import MODE_PICKLE
 
 from monitoring import MetricsRegistry
-from processors.pipeline import Outcome
+from processors.records import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -12,27 +12,15 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitoring import MetricsRegistry
-from processors.records import UNCLASSIFIED, Decision, LogRecord, Tier, Verdict
+from processors.records import UNCLASSIFIED, Decision, LogRecord, Outcome, Tier, Verdict
 from processors.regex import RegexTier
 from processors.taxonomy import REGEX_TIER, Taxonomy
 from processors.templates import mask
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the model tiers concluded for one template; this is what the cache stores."""
-
-    label: str
-    confidence: float | None
-    tier: str
-    reason: str | None
-    cacheable: bool = True
 
 
 class VerdictCache(Protocol):

@@ -1,4 +1,6 @@
-"""The types that flow through the pipeline: a record in, a verdict out, a tier's decision."""
+"""The types that flow through the pipeline: a record in, a verdict out, a tier's decision,
+and the outcome the cache keeps. Imports no other module of the project, so any may use it.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +58,17 @@ class Decision:
     label: str | None
     confidence: float | None = None
     reason: str | None = None
+    cacheable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the model tiers concluded for one template; this is what the cache stores."""
+
+    label: str
+    confidence: float | None
+    tier: str
+    reason: str | None
     cacheable: bool = True
 
 

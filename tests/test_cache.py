@@ -9,7 +9,7 @@ import diskcache
 from monitoring import MetricsRegistry
 from processors.cache import TemplateCache
 from processors.cache_disk import FORMAT
-from processors.pipeline import Outcome
+from processors.records import Outcome
 
 ERROR = Outcome("Error", 0.9, "bert", None)
 LOW = Outcome("Unclassified", None, "none", "low_confidence")
