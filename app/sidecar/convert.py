@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -23,7 +25,17 @@ from app.sidecar.otlp import ATTRIBUTE_PREFIX, SERVICE_NAME, any_value
 __all__ = ["otlp_to_events", "events_to_otlp"]
 
 SCOPE_NAME = "logclass"
-_TIME_KEYS = ("timestamp", "@timestamp", "time", "date")
+_TIME_KEYS = ("timestamp", "@timestamp", "time", "date", "ts")
+_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+_FRACTION = re.compile(r"(?<=:[0-9]{2})[.,]([0-9]+)")
+_SCALES = (
+    (Decimal(10**11), 10**9),
+    (Decimal(10**14), 10**6),
+    (Decimal(10**17), 10**3),
+    (Decimal(2**64), 1),
+)
+_MAX_NANOS = 2**64  # OTLP's fixed64
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def otlp_to_events(request: ExportLogsServiceRequest, fields: EventFields) -> list[dict[str, Any]]:
@@ -110,16 +122,69 @@ def _record_of(event: dict[str, Any], fields: EventFields, now: int) -> OtlpReco
 
 
 def _time_of(event: dict[str, Any]) -> int:
+    """Epoch nanoseconds from the first time key that holds a usable time, else 0 (unset).
+
+    Never raises: a time OTLP cannot hold (before 1970, past 2554, infinite, NaN, not a
+    time at all) is left unset rather than failing the whole batch on every retry.
+    """
     for key in _TIME_KEYS:
-        value = event.get(key)
-        if isinstance(value, str):
-            try:
-                return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1e9)
-            except ValueError:
-                continue
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return int(value * 1e9)  # epoch seconds (Fluent Bit's default "date")
+        nanos = _nanos(event.get(key))
+        if nanos:
+            return nanos
     return 0
+
+
+def _nanos(value: Any) -> int:
+    if isinstance(value, str):
+        text = value.strip()
+        number = _number_text(text)
+        return _epoch_nanos(number) if number is not None else _iso_nanos(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _epoch_nanos(value)
+    return 0
+
+
+def _number_text(text: str) -> Decimal | None:
+    if len(text) > 40 or not _NUMBER.fullmatch(text):
+        return None
+    return Decimal(text)
+
+
+def _epoch_nanos(value: float | Decimal) -> int:
+    """Seconds, milliseconds, microseconds or nanoseconds, told apart by magnitude (a
+    count of seconds under 1e11 is before the year 5138; real times never overlap)."""
+    try:
+        number = value if isinstance(value, Decimal) else Decimal(repr(value))
+    except InvalidOperation:
+        return 0
+    if not number.is_finite() or number <= 0:
+        return 0
+    for limit, scale in _SCALES:
+        if number < limit:
+            nanos = int(number * scale)
+            return nanos if 0 < nanos < _MAX_NANOS else 0
+    return 0
+
+
+def _iso_nanos(text: str) -> int:
+    """ISO 8601 / RFC 3339 (``Z`` or an offset; none means UTC), to the nanosecond."""
+    fraction = 0
+    match = _FRACTION.search(text)
+    if match:  # datetime keeps microseconds only: take the digits here
+        fraction = int(match.group(1)[:9].ljust(9, "0"))
+        text = text[: match.start()] + text[match.end() :]
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        delta = moment - _EPOCH
+    except OverflowError:
+        return 0
+    nanos = (delta.days * 86_400 + delta.seconds) * 10**9 + fraction
+    return nanos if 0 < nanos < _MAX_NANOS else 0
 
 
 def _kv(key: str, value: Any) -> KeyValue:
