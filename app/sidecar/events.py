@@ -20,6 +20,7 @@ __all__ = ["Framing", "EventBatch", "EventFields", "MalformedBatch", "parse_even
 
 Framing = Literal["json_array", "ndjson", "object", "text"]
 NO_MESSAGE = "no_message"
+NESTED_TOO_DEEPLY = "is nested too deeply (more levels than JSON decoding allows)"
 
 _decoder = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\r\n]*")
@@ -87,6 +88,8 @@ def parse_events(body: bytes, content_type: str | None) -> EventBatch:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
             raise MalformedBatch(f"body is not a JSON array: {_where(exc)}") from exc
+        except RecursionError:
+            raise MalformedBatch(f"the JSON array {NESTED_TOO_DEEPLY}") from None
         return EventBatch("json_array", [_event(v, i + 1, "item") for i, v in enumerate(value)])
     if text[start] == "{" and (opens_json or _first_line_parses(text, start)):
         values = _concatenated(text, start)
@@ -179,6 +182,9 @@ def _concatenated(text: str, pos: int) -> list[Any]:
         except json.JSONDecodeError as exc:
             line = text.count("\n", 0, exc.pos) + 1
             raise MalformedBatch(f"NDJSON line {line} is not JSON: {exc.msg}") from exc
+        except RecursionError:
+            line = text.count("\n", 0, pos) + 1
+            raise MalformedBatch(f"NDJSON line {line} {NESTED_TOO_DEEPLY}") from None
         values.append(value)
         pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
     return values
@@ -188,7 +194,7 @@ def _first_line_parses(text: str, start: int) -> bool:
     first = text[start:].split("\n", 1)[0]
     try:
         json.loads(first)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         return False
     return True
 

@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord as OtlpRecord
 
-from app.sidecar.events import NO_MESSAGE, EventFields, MalformedBatch
+from app.sidecar.events import NESTED_TOO_DEEPLY, NO_MESSAGE, EventFields, MalformedBatch
 from processors.records import LogRecord, Verdict
 
 __all__ = [
@@ -79,13 +79,24 @@ def decode_request(
         return request, encoding
     try:
         document = json.loads(body)
-        if not isinstance(document, dict):
-            raise MalformedBatch("OTLP/JSON body must be an object with resourceLogs")
-        json_format.ParseDict(_ids_hex_to_base64(document), request, ignore_unknown_fields=True)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedBatch(f"body is not JSON: {exc}") from exc
-    except json_format.ParseError as exc:
-        raise MalformedBatch(f"body is not an OTLP/JSON ExportLogsServiceRequest: {exc}") from exc
+    except RecursionError:
+        raise MalformedBatch(f"OTLP/JSON body {NESTED_TOO_DEEPLY}") from None
+    if not isinstance(document, dict):
+        raise MalformedBatch("OTLP/JSON body must be an object with resourceLogs")
+    try:
+        json_format.ParseDict(_ids_hex_to_base64(document), request, ignore_unknown_fields=True)
+    except MalformedBatch:
+        raise
+    except RecursionError:
+        raise MalformedBatch(f"OTLP/JSON body {NESTED_TOO_DEEPLY}") from None
+    except (json_format.ParseError, OverflowError, ValueError, TypeError) as exc:
+        # ParseDict lets a number it cannot convert (1e400, NaN as an integer) escape as
+        # OverflowError/ValueError: the client's input, so a 400 like any other.
+        raise MalformedBatch(
+            f"body is not an OTLP/JSON ExportLogsServiceRequest: {exc or type(exc).__name__}"
+        ) from exc
     return request, encoding
 
 
