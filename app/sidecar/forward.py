@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import httpx
@@ -66,6 +67,12 @@ class Forwarder:
         self.registry = registry or MetricsRegistry()
         self._stdout = stdout
         self._stdout_lock = threading.Lock()  # held by the writing thread, even if cancelled
+        # Its own single thread: a stdout nobody reads blocks here, never in the loop's
+        # default executor, where the pipeline writes its cache. Writes queue behind it in
+        # order; a request that gives up (deadline) withdraws its write if it has not begun.
+        self._stdout_writer: ThreadPoolExecutor | None = None
+        if self.target == STDOUT:
+            self._stdout_writer = ThreadPoolExecutor(1, thread_name_prefix="logclass-stdout")
         self._client: httpx.AsyncClient | None = None
         if self.target and self.target != STDOUT:
             _check_url(self.target)
@@ -117,6 +124,8 @@ class Forwarder:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self._stdout_writer is not None:  # a write stuck on a dead reader is not awaited
+            self._stdout_writer.shutdown(wait=False, cancel_futures=True)
 
     async def _post(self, body: bytes, content_type: str) -> None:
         assert self._client is not None and self.target is not None
@@ -145,7 +154,8 @@ class Forwarder:
 
     async def _write_stdout(self, data: bytes) -> None:
         try:
-            await asyncio.to_thread(self._write_flush, data)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._stdout_writer, self._write_flush, data)
         except OSError as exc:  # a closed pipe: whoever reads stdout is gone
             raise ForwardUnavailable(f"cannot write to stdout: {exc}") from exc
 

@@ -3,11 +3,17 @@ downstream that takes only part of a batch or finds it too large, a blocked stdo
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
+import threading
 
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
+from app.sidecar.events import EventFields
+from app.sidecar.forward import STDOUT, Forwarder
+from app.sidecar.render import Enriched
 from tests.sidecar.conftest import Downstream
 
 FORWARD = {"forward_url": "http://sink/in", "forward_retry_backoff_seconds": 0.01}
@@ -77,3 +83,39 @@ async def test_a_usable_time_under_a_later_key_is_found(sidecar):
 def test_json_loads_reads_the_hostile_numbers_as_this_suite_assumes():
     assert json.loads("1e400") == float("inf")
     assert json.loads("NaN") != json.loads("NaN")
+
+
+class BlockedStdout(io.RawIOBase):
+    """A stdout whose reader stopped reading: every write waits until ``release()``."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.open.wait(timeout=30)
+        self.data += data
+        return len(data)
+
+    def release(self) -> None:
+        self.open.set()
+
+
+async def test_a_blocked_stdout_does_not_starve_the_default_executor_of_cache_writes():
+    stdout = BlockedStdout()
+    forwarder = Forwarder(STDOUT, EventFields(), stdout=stdout)
+    batches = [Enriched("ndjson", [{"message": f"line {i}"}]) for i in range(40)]
+    sends = [asyncio.create_task(forwarder.send(batch)) for batch in batches]
+    try:
+        await asyncio.sleep(0.2)  # every send is now writing, or waiting to write
+        # what the pipeline's cache write does (asyncio.to_thread): it must not queue behind
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "written"), 2) == "written"
+    finally:
+        stdout.release()
+        await asyncio.gather(*sends)
+        await forwarder.aclose()
+    lines = [json.loads(line)["message"] for line in bytes(stdout.data).splitlines()]
+    assert sorted(lines) == sorted(f"line {i}" for i in range(40))  # every batch, whole
