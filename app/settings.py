@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from processors.taxonomy import DEFAULT_TAXONOMY_PATH
@@ -115,3 +115,23 @@ class Settings(BaseSettings):
 
     # admin
     admin_token: SecretStr | None = Field(None, repr=False)
+
+    @field_validator("admin_token", "api_token")
+    @classmethod
+    def _no_empty_token(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        """An empty token (an unset variable in a compose file) would match a request that
+        sends none: refuse it at start-up rather than open what it guards."""
+        if token is not None and not token.get_secret_value().strip():
+            name = f"LOGCLASS_{(info.field_name or '').upper()}"
+            unset_means = _UNSET_TOKEN_MEANS[info.field_name or ""]
+            raise ValueError(
+                f"{name} is set but empty; set a real token, or remove the variable "
+                f"({unset_means})"
+            )
+        return token
+
+
+_UNSET_TOKEN_MEANS = {
+    "admin_token": "unset, admin endpoints are refused",
+    "api_token": "unset, classify and ingest are open to whoever reaches the port",
+}

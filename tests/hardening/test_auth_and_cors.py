@@ -3,14 +3,19 @@ on admin endpoints (both compared in constant time), CORS off unless origins are
 
 from __future__ import annotations
 
+import os
 import secrets
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from app.main import create_app
+from app.settings import Settings
 from tests.conftest import app_client
 from tests.hardening.conftest import offline_settings
 
@@ -118,3 +123,23 @@ async def test_configured_origins_and_only_they_get_cors_headers(tmp_path):
         )
         assert preflight.status_code == 200
         assert "POST" in preflight.headers["access-control-allow-methods"]
+
+
+@pytest.mark.parametrize("name", ["LOGCLASS_ADMIN_TOKEN", "LOGCLASS_API_TOKEN"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_token_is_refused_at_start_up(monkeypatch, name, value):
+    # `LOGCLASS_ADMIN_TOKEN: ${ADMIN_TOKEN}` in a compose file with ADMIN_TOKEN unset gives
+    # an empty token, and an empty bearer would match a request that sends none
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=f"{name} is set but empty"):
+        Settings()
+
+
+def test_logclass_serve_with_an_empty_token_stops_with_the_reason(tmp_path):
+    env = {**os.environ, "LOGCLASS_ADMIN_TOKEN": "", "LOGCLASS_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "serve", "--port", "0"],
+        env=env, capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode != 0
+    assert "LOGCLASS_ADMIN_TOKEN is set but empty" in done.stderr
