@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from processors.records import LogRecord, Verdict
@@ -20,6 +20,7 @@ __all__ = ["Framing", "EventBatch", "EventFields", "MalformedBatch", "parse_even
 
 Framing = Literal["json_array", "ndjson", "object", "text"]
 NO_MESSAGE = "no_message"
+MALFORMED_EVENT = "malformed_event"
 NESTED_TOO_DEEPLY = "is nested too deeply (more levels than JSON decoding allows)"
 
 _decoder = json.JSONDecoder()
@@ -33,10 +34,15 @@ class MalformedBatch(ValueError):
 
 @dataclass(slots=True)
 class EventBatch:
-    """Events as they came (every field kept), and how they were framed."""
+    """Events as they came (every field kept), and how they were framed.
+
+    ``malformed``: positions of lines that broke the JSON framing, carried on as text events
+    (``{"message": <the line>}``) so that nothing is lost and the batch still goes through.
+    """
 
     framing: Framing
     events: list[dict[str, Any]]
+    malformed: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +77,14 @@ class EventFields:
 
 
 def parse_events(body: bytes, content_type: str | None) -> EventBatch:
-    """The events of a body; raises MalformedBatch only for a body that is evidently JSON.
+    """The events of a body; raises MalformedBatch only for a broken JSON array.
 
     Evidently JSON: it opens like a JSON array or object (``[{``, ``{"``, ``[]``…), or its
     first line parses. Anything else is plain text, one event per non-blank line, whatever
     the Content-Type says: ``[Sun Dec 04 04:47:44 2005] [error] …`` is a log line, and a
-    400 for it would block syslog-ng, which retries a 4xx forever.
+    400 for it would block syslog-ng, which retries a 4xx forever. For the same reason a
+    broken NDJSON line does not reject its batch: it is carried on as a text event, its
+    position in ``malformed``.
     """
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
     start = _SPACE.match(text).end()  # type: ignore[union-attr]  # always matches
@@ -92,12 +100,7 @@ def parse_events(body: bytes, content_type: str | None) -> EventBatch:
             raise MalformedBatch(f"the JSON array {NESTED_TOO_DEEPLY}") from None
         return EventBatch("json_array", [_event(v, i + 1, "item") for i, v in enumerate(value)])
     if text[start] == "{" and (opens_json or _first_line_parses(text, start)):
-        values = _concatenated(text, start)
-        if len(values) == 1 and "\n" in text[start:].rstrip():
-            return EventBatch("object", [_event(values[0], 1, "object")])  # pretty-printed
-        events = [_event(v, i + 1, "line") for i, v in enumerate(values)]
-        one = len(values) == 1 and not _is_ndjson(content_type)
-        return EventBatch("object" if one else "ndjson", events)
+        return _stream(text, start, content_type)
     lines = [line for line in text.splitlines() if line.strip()]
     return EventBatch("text", [{"message": line} for line in lines])
 
@@ -107,9 +110,12 @@ def enrich(
     fields: EventFields,
     positions: Iterable[int],
     verdicts: Sequence[Verdict],
+    malformed: Iterable[int] = (),
 ) -> None:
     """Adds ``fields.enrich_key`` to every event (replacing an older one): the verdict of
-    the event at each of ``positions``, ``no_message`` for the others."""
+    the event at each of ``positions``, ``no_message`` for the others. The events at
+    ``malformed`` keep their label but carry reason ``malformed_event``, which says more
+    than any reason of the classifier: the shipper sent a line that was not an event."""
     decided = dict(zip(positions, verdicts, strict=True))
     for i, event in enumerate(events):
         verdict = decided.get(i)
@@ -124,6 +130,8 @@ def enrich(
                 "reason": NO_MESSAGE,
             }
         )
+    for i in malformed:
+        events[i][fields.enrich_key]["reason"] = MALFORMED_EVENT
 
 
 def records_of(
@@ -172,26 +180,55 @@ def _first_text(event: dict[str, Any], keys: Sequence[str]) -> tuple[str, str] |
     return None
 
 
-def _concatenated(text: str, pos: int) -> list[Any]:
-    """Every JSON value in ``text``: NDJSON, blank lines and ``{..}{..}`` streams alike."""
-    values: list[Any] = []
-    end = len(text)
+def _stream(text: str, pos: int, content_type: str | None) -> EventBatch:
+    """NDJSON, blank lines and ``{..}{..}`` streams alike; a value that is not a whole
+    event (broken, too deep, a number, followed by junk) makes the rest of its line a
+    malformed text event, and decoding resumes on the next line."""
+    events: list[dict[str, Any]] = []
+    malformed: list[int] = []
+    first, end = pos, len(text)
     while pos < end:
-        try:
-            value, pos = _decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            line = text.count("\n", 0, exc.pos) + 1
-            raise MalformedBatch(f"NDJSON line {line} is not JSON: {exc.msg}") from exc
-        except RecursionError:
-            line = text.count("\n", 0, pos) + 1
-            raise MalformedBatch(f"NDJSON line {line} {NESTED_TOO_DEEPLY}") from None
-        values.append(value)
-        pos = _SPACE.match(text, pos).end()  # type: ignore[union-attr]
-    return values
+        event, after = _next_event(text, pos)
+        if event is None:
+            after = _line_end(text, pos)
+            malformed.append(len(events))
+            event = {"message": text[pos:after].rstrip("\r")}
+        events.append(event)
+        pos = _SPACE.match(text, after).end()  # type: ignore[union-attr]
+    if not malformed:
+        if len(events) == 1 and "\n" in text[first:].rstrip():
+            return EventBatch("object", events)  # pretty-printed
+        one = len(events) == 1 and not _is_ndjson(content_type)
+        return EventBatch("object" if one else "ndjson", events)
+    if len(malformed) < len(events):
+        return EventBatch("ndjson", events, malformed)
+    # Not one line was an event: a text batch whose first line happened to open like JSON.
+    # Flag only the lines that did.
+    flagged = [i for i in malformed if _JSON_OPENING.match(events[i]["message"].lstrip())]
+    return EventBatch("text", events, flagged)
+
+
+def _next_event(text: str, pos: int) -> tuple[dict[str, Any] | None, int]:
+    """The event at ``pos`` and where it ends; None when no whole event starts there."""
+    try:
+        value, after = _decoder.raw_decode(text, pos)
+    except (json.JSONDecodeError, RecursionError):
+        return None, pos
+    if not isinstance(value, dict | str):
+        return None, pos
+    rest = _SPACE.match(text, after).end()  # type: ignore[union-attr]
+    if rest < len(text) and text[rest] != "{" and "\n" not in text[after:rest]:
+        return None, pos  # '"a": 1,' or '{..}}': junk after the value on its line
+    return (value if isinstance(value, dict) else {"message": value}), after
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
 
 
 def _first_line_parses(text: str, start: int) -> bool:
-    first = text[start:].split("\n", 1)[0]
+    first = text[start : _line_end(text, start)]
     try:
         json.loads(first)
     except (json.JSONDecodeError, RecursionError):

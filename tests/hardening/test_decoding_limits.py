@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app.main import create_app
@@ -16,15 +18,20 @@ def _ingest(tmp_path, body, content_type="application/json", **overrides):
         )
 
 
-@pytest.mark.parametrize(
-    "body",
-    [b"[" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000],
-    ids=["arrays", "objects"],
-)
-def test_json_nested_deeper_than_the_decoder_allows_is_400_not_500(tmp_path, body):
-    response = _ingest(tmp_path, body)
+def test_json_array_nested_deeper_than_the_decoder_allows_is_400_not_500(tmp_path):
+    response = _ingest(tmp_path, b"[" * 100_000)
     assert response.status_code == 400, response.text
     assert "nested too deeply" in response.json()["detail"]
+
+
+def test_ndjson_line_nested_too_deeply_is_carried_on_as_a_malformed_event(tmp_path):
+    deep = '{"a":' * 100_000 + "1" + "}" * 100_000
+    body = f'{{"message": "before"}}\n{deep}\n{{"message": "after"}}\n'.encode()
+    response = _ingest(tmp_path, body, "application/x-ndjson")
+    assert response.status_code == 200, response.text
+    events = [json.loads(line) for line in response.text.splitlines()]
+    assert [e["message"] for e in events] == ["before", deep, "after"]
+    assert events[1]["log_class"]["reason"] == "malformed_event"
 
 
 def test_deeply_nested_json_array_names_the_limit(tmp_path):

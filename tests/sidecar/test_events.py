@@ -1,5 +1,7 @@
 """Recognising shipper framings from the body, and reading message and source by key."""
 
+import json
+
 import pytest
 
 from app.sidecar.events import EventFields, MalformedBatch, lookup, parse_events, records_of
@@ -61,18 +63,57 @@ def test_lines_that_start_with_a_bracket_or_brace_are_text_even_labelled_json(co
     ]
 
 
-def test_invalid_json_in_the_middle_of_ndjson_names_the_line():
+def test_a_malformed_ndjson_line_is_carried_on_as_text_between_the_good_events():
     body = f'{A}\n{B}\n{{"message": "broken\n{A}'.encode()
-    with pytest.raises(MalformedBatch, match="NDJSON line 3 is not JSON"):
-        parse_events(body, "application/x-ndjson")
+    batch = parse_events(body, "application/x-ndjson")
+    assert batch.framing == "ndjson"
+    assert batch.events == [
+        json.loads(A),
+        json.loads(B),
+        {"message": '{"message": "broken'},
+        json.loads(A),
+    ]
+    assert batch.malformed == [2]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
-def test_broken_json_is_malformed_whatever_the_content_type(content_type):
-    with pytest.raises(MalformedBatch, match="line 2"):
-        parse_events(f"{A}\n{{oops".encode(), content_type)
+@pytest.mark.parametrize(
+    "line", ["{oops", "42", "[1, 2]", "null", '"a": 1,', "plain text", '{"a": 1}}', "{" * 5000]
+)
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", "text/plain", None])
+def test_every_kind_of_bad_ndjson_line_is_kept_as_a_malformed_text_event(line, content_type):
+    batch = parse_events(f"{A}\r\n{line}\r\n{B}\r\n".encode(), content_type)
+    assert batch.framing == "ndjson"
+    assert [e["message"] for e in batch.events] == ["first", line, "second"]
+    assert batch.malformed == [1]
+
+
+def test_objects_on_one_line_before_a_broken_one_are_kept():
+    batch = parse_events(f'{A}{B}{{"message": \n{A}'.encode(), None)
+    assert [e["message"] for e in batch.events] == ["first", "second", '{"message": ', "first"]
+    assert batch.malformed == [2]
+
+
+def test_text_batch_whose_first_line_opens_like_json_keeps_every_line():
+    body = b'{"level": info} service started\n2025-06-01 INFO ok\n[worker] {"x"\n'
+    batch = parse_events(body, "text/plain")
+    assert batch.framing == "text"
+    assert [e["message"] for e in batch.events] == [
+        '{"level": info} service started',
+        "2025-06-01 INFO ok",
+        '[worker] {"x"',
+    ]
+    assert batch.malformed == [0]  # only the line that opened like JSON and was not
+
+
+def test_good_batches_have_no_malformed_events():
+    assert parse_events(f"{A}\n{B}".encode(), None).malformed == []
+    assert parse_events(f"[{A}]".encode(), None).malformed == []
+    assert parse_events(b"plain\n", None).malformed == []
+
+
+def test_a_broken_json_array_is_still_malformed_naming_the_place():
     with pytest.raises(MalformedBatch, match="not a JSON array: .* line 1 column 32"):
-        parse_events(b'[{"message": "a"}, {"message": ', content_type)
+        parse_events(b'[{"message": "a"}, {"message": ', "text/plain")
 
 
 def test_array_of_strings_become_message_events_and_numbers_are_malformed():

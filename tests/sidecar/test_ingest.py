@@ -121,14 +121,41 @@ async def test_message_and_source_from_configured_nested_keys(sidecar):
     assert "log_class" not in first
 
 
-async def test_invalid_json_in_the_middle_of_ndjson_is_400_naming_the_line(sidecar):
-    body = ndjson(EVENTS[:2]) + b'\n{"message": "cut off\n' + ndjson(EVENTS[2:])
-    async with sidecar() as http:
+@pytest.mark.parametrize("forward", [False, True], ids=["answered", "forwarded"])
+async def test_a_malformed_ndjson_line_does_not_stall_the_batch(sidecar, forward):
+    bad = '{"message": "cut off'
+    body = ndjson(EVENTS[:2]) + b"\n" + bad.encode() + b"\n" + ndjson(EVENTS[2:])
+    downstream = Downstream()
+    options = {"forward_url": "http://sink/in", "transport": downstream.transport}
+    async with sidecar(**(options if forward else {})) as http:
         response = await http.post(
             "/api/v1/ingest", content=body, headers={"Content-Type": "application/x-ndjson"}
         )
-    assert response.status_code == 400
-    assert "NDJSON line 3 is not JSON" in response.json()["detail"]
+    assert response.status_code == 200
+    sent = downstream.requests[0].content.decode() if forward else response.text
+    events = [json.loads(line) for line in sent.splitlines()]
+    assert [e["message"] for e in events] == LINES[:2] + [bad] + LINES[2:]
+    assert labels(events[:2] + events[3:]) == LABELS
+    assert [e["log_class"]["reason"] == "malformed_event" for e in events] == [
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+
+
+async def test_text_batch_whose_first_line_opens_like_json_is_kept(sidecar):
+    body = ('{"ts": 17} ' + LINES[0] + "\n" + LINES[2] + "\n").encode()
+    async with sidecar() as http:
+        response = await http.post(
+            "/api/v1/ingest", content=body, headers={"Content-Type": "text/plain"}
+        )
+    assert response.status_code == 200
+    first, second = (json.loads(line) for line in response.text.splitlines())
+    assert first["message"] == '{"ts": 17} ' + LINES[0]
+    assert first["log_class"]["reason"] == "malformed_event"
+    assert second["log_class"]["label"] == "Critical Error"
 
 
 async def test_too_many_events_is_413_naming_the_setting(sidecar):

@@ -69,7 +69,7 @@ async def ingest(
     check_limits(len(batch.events), records, settings)
 
     def apply(verdicts: list[Verdict]) -> Enriched:
-        ev.enrich(batch.events, fields, positions, verdicts)
+        ev.enrich(batch.events, fields, positions, verdicts, batch.malformed)
         return Enriched(batch.framing, batch.events)
 
     enriched = await deliver(
