@@ -17,7 +17,7 @@ from fastapi import Depends, HTTPException, Request, status
 
 from app.settings import Settings
 from app.sidecar.body import BadEncoding, BodyTooLarge, UnsupportedEncoding, decode_content
-from app.sidecar.forward import Forwarder, ForwardRejected, ForwardUnavailable
+from app.sidecar.forward import Forwarder, ForwardPartial, ForwardRejected, ForwardUnavailable
 from app.sidecar.render import Enriched
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
@@ -94,11 +94,14 @@ async def deliver(
     registry: MetricsRegistry,
     deadline: float,
     retry_after: int,
+    partial_ok: bool = False,
 ) -> Enriched:
     """``apply(verdicts)`` builds the enriched batch, which is forwarded when enabled.
 
     Raises HTTPException 503 (with Retry-After) when the deadline passes or the target
-    stays unavailable, 502 when the target refuses the batch.
+    stays unavailable, 502 when the target refuses the batch, or part of it: a refusal
+    the caller can pass on (``partial_ok``, OTLP's ``partial_success``) is returned in
+    ``rejected``/``rejection`` of the batch instead.
 
     A classification still running at the deadline is not cancelled: it finishes in the
     background and fills the template cache (and concurrent calls share its work), so
@@ -124,6 +127,13 @@ async def deliver(
         raise HTTPException(
             503, f"{exc}; retry", headers={"Retry-After": str(retry_after)}
         ) from None
+    except ForwardPartial as exc:
+        registry.count("sidecar_batches", outcome="partial")
+        registry.count("sidecar_events_rejected", exc.rejected)
+        if not partial_ok:
+            raise HTTPException(502, str(exc)) from None
+        batch.rejected, batch.rejection = exc.rejected, str(exc)
+        return batch
     except ForwardRejected as exc:
         registry.count("sidecar_batches", outcome="rejected")
         raise HTTPException(502, str(exc)) from None

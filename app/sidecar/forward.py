@@ -3,12 +3,16 @@
 ``send`` returns only once the target accepted the batch (2xx), so the caller can answer
 its shipper 2xx and get at-least-once delivery. Transient faults (connection refused,
 timeouts, 408/429/5xx) are retried with backoff and end in :class:`ForwardUnavailable`;
-a permanent refusal (other 4xx, 3xx) ends in :class:`ForwardRejected` at once.
+a permanent refusal (other 4xx, 3xx) ends in :class:`ForwardRejected` at once. A 2xx that
+says some records were refused (OTLP ``partial_success``, Elasticsearch ``_bulk`` item
+errors) is not success: :class:`ForwardPartial`, or a transient fault when every refused
+item may pass on retry (429/5xx items). A 413 splits the batch in halves, sent in order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 import threading
@@ -17,12 +21,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import httpx
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from app.sidecar.events import EventFields
-from app.sidecar.render import Enriched, ForwardFormat, events_of, ndjson, render
+from app.sidecar.render import Enriched, ForwardFormat, events_of, halves, ndjson, render
 from monitoring import MetricsRegistry
 
-__all__ = ["Forwarder", "ForwardUnavailable", "ForwardRejected", "STDOUT"]
+__all__ = ["Forwarder", "ForwardUnavailable", "ForwardRejected", "ForwardPartial", "STDOUT"]
 
 log = logging.getLogger(__name__)
 STDOUT = "stdout"
@@ -36,6 +42,18 @@ class ForwardUnavailable(Exception):
 
 class ForwardRejected(Exception):
     """The target refused the batch for good (a 4xx other than 408/429); retrying won't help."""
+
+
+class ForwardPartial(ForwardRejected):
+    """The target took the batch but refused ``rejected`` of its ``total`` records for good."""
+
+    def __init__(self, rejected: int, total: int, why: str) -> None:
+        super().__init__(f"forward target refused {rejected} of {total} events: {why}")
+        self.rejected = rejected
+
+
+class _TooLarge(ForwardRejected):
+    """413: the enriched batch is over the target's size limit."""
 
 
 class Forwarder:
@@ -106,7 +124,7 @@ class Forwarder:
         return self.target is not None
 
     async def send(self, batch: Enriched) -> None:
-        """Delivers ``batch``; returns once accepted, else raises one of the two errors."""
+        """Delivers ``batch``; returns once accepted, else raises one of the errors above."""
         if self.target is None:
             return
         started = time.perf_counter()
@@ -115,8 +133,9 @@ class Forwarder:
             if self.target == STDOUT:
                 await self._write_stdout(ndjson(events_of(batch, self.fields)))
             else:
-                body, content_type = render(batch, self.format, self.fields)
-                await self._post(body, content_type)
+                rejected, why = await self._deliver(batch)
+                if rejected:
+                    raise ForwardPartial(rejected, batch.count(), why)
             failed = False
         finally:
             self.registry.observe("sidecar.forward", time.perf_counter() - started, failed)
@@ -127,7 +146,23 @@ class Forwarder:
         if self._stdout_writer is not None:  # a write stuck on a dead reader is not awaited
             self._stdout_writer.shutdown(wait=False, cancel_futures=True)
 
-    async def _post(self, body: bytes, content_type: str) -> None:
+    async def _deliver(self, batch: Enriched) -> tuple[int, str]:
+        """``(records refused, why)``; after a 413 each half is delivered, first one first,
+        and an event too large on its own is counted as refused (the rest still goes)."""
+        body, content_type = render(batch, self.format, self.fields)
+        try:
+            return await self._post(body, content_type)
+        except _TooLarge as exc:
+            parts = halves(batch)
+            if parts is None:
+                return batch.count(), str(exc)
+        rejected, why = 0, ""
+        for part in parts:
+            refused, reason = await self._deliver(part)
+            rejected, why = rejected + refused, why or reason
+        return rejected, why
+
+    async def _post(self, body: bytes, content_type: str) -> tuple[int, str]:
         assert self._client is not None and self.target is not None
         headers = {"Content-Type": content_type}
         problem, delay = "", 0.0
@@ -141,8 +176,14 @@ class Forwarder:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 continue
             if response.is_success:
-                return
+                refused, transient, why = _refusals(response)
+                if not transient:
+                    return refused, why
+                problem = f"{refused} items refused for now ({why})"
+                continue
             problem = f"HTTP {response.status_code}"
+            if response.status_code == 413:
+                raise _TooLarge(f"forward target answered 413: {response.text[:200]}")
             if response.status_code not in _TRANSIENT:
                 raise ForwardRejected(
                     f"forward target answered {response.status_code}: {response.text[:200]}"
@@ -183,3 +224,53 @@ def _retry_after(response: httpx.Response) -> float:
         return min(float(response.headers.get("Retry-After", 0)), _MAX_DOWNSTREAM_RETRY_AFTER)
     except ValueError:  # an HTTP date: fall back to our own backoff
         return 0.0
+
+
+def _refusals(response: httpx.Response) -> tuple[int, bool, str]:
+    """What a 2xx answer says was refused: ``(count, whether all may pass on retry, why)``.
+
+    Reads OTLP ``partial_success`` (protobuf or JSON) and Elasticsearch ``_bulk`` answers
+    (``errors: true`` with a status per item); any other body means all was accepted.
+    """
+    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if kind in ("application/x-protobuf", "application/protobuf"):
+        try:
+            partial = ExportLogsServiceResponse.FromString(response.content).partial_success
+        except DecodeError:
+            return 0, False, ""
+        return max(partial.rejected_log_records, 0), False, partial.error_message
+    if "json" not in kind:
+        return 0, False, ""
+    try:
+        answer = response.json()
+    except (ValueError, RecursionError):
+        return 0, False, ""
+    if not isinstance(answer, dict):
+        return 0, False, ""
+    partial = answer.get("partialSuccess", answer.get("partial_success"))
+    if isinstance(partial, dict):
+        try:
+            rejected = int(
+                partial.get("rejectedLogRecords", partial.get("rejected_log_records")) or 0
+            )
+        except (TypeError, ValueError):
+            rejected = 0
+        if rejected > 0:
+            why = partial.get("errorMessage", partial.get("error_message", ""))
+            return rejected, False, str(why)[:200]
+    items = answer.get("items")
+    if answer.get("errors") is True and isinstance(items, list):
+        failed = [f for f in map(_bulk_failure, items) if f is not None]
+        if failed:
+            transient = all(status in _TRANSIENT for status, _ in failed)
+            return len(failed), transient, f"Elasticsearch bulk item error: {failed[0][1]}"
+    return 0, False, ""
+
+
+def _bulk_failure(item: Any) -> tuple[int, str] | None:
+    """``(status, error)`` of a failed ``_bulk`` item (``{"index": {"status": 400, ...}}``)."""
+    action = next(iter(item.values()), None) if isinstance(item, dict) else None
+    status = action.get("status") if isinstance(action, dict) else None
+    if not isinstance(status, int) or status < 300:
+        return None
+    return status, json.dumps(action.get("error"), default=str)[:200]

@@ -11,7 +11,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from app.sidecar import convert, otlp
 from app.sidecar.events import EventFields
 
-__all__ = ["Enriched", "ForwardFormat", "NDJSON", "events_of", "ndjson", "render"]
+__all__ = ["Enriched", "ForwardFormat", "NDJSON", "events_of", "halves", "ndjson", "render"]
 
 ForwardFormat = Literal["same", "ndjson", "json_array", "otlp"]
 NDJSON = "application/x-ndjson"
@@ -26,6 +26,9 @@ class Enriched:
     events: list[dict[str, Any]] | None = None
     request: ExportLogsServiceRequest | None = None
     encoding: otlp.Encoding = "protobuf"
+    # set by delivery when the target took the batch but refused some of its records
+    rejected: int = 0
+    rejection: str = ""
 
     def count(self) -> int:
         if self.request is not None:
@@ -51,6 +54,46 @@ def render(batch: Enriched, fmt: ForwardFormat, fields: EventFields) -> tuple[by
     if fmt == "json_array":
         return b"[" + b",".join(_dumps(e) for e in events) + b"]", JSON
     return ndjson(events), NDJSON
+
+
+def halves(batch: Enriched) -> tuple[Enriched, Enriched] | None:
+    """The batch as two smaller ones, first half first (for a target that answered 413);
+    None for a single event, which cannot be split."""
+    if batch.request is None:
+        events = batch.events or []
+        if len(events) < 2:
+            return None
+        mid = len(events) // 2
+        return Enriched(batch.framing, events[:mid]), Enriched(batch.framing, events[mid:])
+    total = batch.count()
+    if total < 2:
+        return None
+    first, second = ExportLogsServiceRequest(), ExportLogsServiceRequest()
+    seen = 0
+    for resource_logs in batch.request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            records = list(scope_logs.log_records)
+            cut = max(0, min(len(records), total // 2 - seen))
+            seen += len(records)
+            for part, chosen in ((first, records[:cut]), (second, records[cut:])):
+                if chosen:
+                    _scope_in(part, resource_logs, scope_logs).log_records.extend(chosen)
+    return (
+        Enriched("otlp", request=first, encoding=batch.encoding),
+        Enriched("otlp", request=second, encoding=batch.encoding),
+    )
+
+
+def _scope_in(request: ExportLogsServiceRequest, resource_logs: Any, scope_logs: Any) -> Any:
+    """A copy of ``scope_logs``'s scope (and its resource) at the end of ``request``,
+    reusing the last resource when it is the same one."""
+    last = request.resource_logs[-1] if request.resource_logs else None
+    if last is None or last.resource != resource_logs.resource:
+        last = request.resource_logs.add(schema_url=resource_logs.schema_url)
+        last.resource.CopyFrom(resource_logs.resource)
+    scope = last.scope_logs.add(schema_url=scope_logs.schema_url)
+    scope.scope.CopyFrom(scope_logs.scope)
+    return scope
 
 
 def ndjson(events: list[dict[str, Any]]) -> bytes:

@@ -68,7 +68,7 @@ async def export_logs(
         otlp.enrich(every, classified, verdicts)
         return Enriched("otlp", request=message, encoding=encoding)
 
-    await deliver(
+    delivered = await deliver(
         records,
         apply,
         classifier=classifier,
@@ -76,6 +76,11 @@ async def export_logs(
         registry=registry,
         deadline=settings.ingest_deadline_seconds,
         retry_after=settings.forward_retry_after_seconds,
+        partial_ok=True,
     )
-    reply = otlp.encode(ExportLogsServiceResponse(), encoding)
+    answer = ExportLogsServiceResponse()
+    if delivered.rejected:  # the target refused some records for good: say so, OTLP's way
+        answer.partial_success.rejected_log_records = delivered.rejected
+        answer.partial_success.error_message = delivered.rejection
+    reply = otlp.encode(answer, encoding)
     return Response(reply, media_type=otlp.media_type(encoding))
