@@ -24,12 +24,15 @@ RUN pip install . \
 USER logclass
 ENV LOGCLASS_HOST=0.0.0.0 \
     LOGCLASS_PORT=8000 \
-    LOGCLASS_CACHE_DIR=/var/cache/logclass
+    LOGCLASS_CACHE_DIR=/var/cache/logclass \
+    LOGCLASS_BERT_WARMUP=true
 EXPOSE 8000
 VOLUME ["/var/cache/logclass"]
 
-# slim has no curl: ask with the Python that is already here. /health is 200 while serving.
+# slim has no curl: ask with the Python that is already here. /health/ready answers 503
+# (urlopen raises) while a tier the routes need cannot work, e.g. a model that failed to load;
+# the warm-up above loads it before the port opens, so that is known from the first check.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health/ready', timeout=4)"]
 
 CMD ["logclass", "serve", "--host", "0.0.0.0"]

@@ -39,8 +39,9 @@ def test_kubernetes_pod_runs_logclass_before_its_shipper_with_health_probes():
     assert [c["name"] for c in sidecars] == ["logclass", "syslog-ng"]
     assert all(c["restartPolicy"] == "Always" for c in sidecars)
     logclass = sidecars[0]
-    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+    for probe in ("startupProbe", "livenessProbe"):
         assert logclass[probe]["httpGet"]["path"] == "/api/v1/health"
+    assert logclass["readinessProbe"]["httpGet"]["path"] == "/api/v1/health/ready"
     env = {e["name"]: e["value"] for e in logclass["env"]}
     assert env["LOGCLASS_HOST"] == "0.0.0.0" and env["LOGCLASS_FORWARD_URL"]
     assert float(env["LOGCLASS_INGEST_DEADLINE_SECONDS"]) < 10  # syslog-ng's timeout(10)
