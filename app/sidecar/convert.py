@@ -36,6 +36,7 @@ _SCALES = (
 )
 _MAX_NANOS = 2**64  # OTLP's fixed64
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def otlp_to_events(request: ExportLogsServiceRequest, fields: EventFields) -> list[dict[str, Any]]:
@@ -108,7 +109,8 @@ def _record_of(event: dict[str, Any], fields: EventFields, now: int) -> OtlpReco
     found = fields.message_field(event)
     message_key = None
     if found is not None:
-        message_key, record.body.string_value = found
+        message_key, message = found
+        record.body.string_value = _utf8(message)
     for key, value in event.items():
         if key == message_key:  # a top-level message became the body; a nested one stays
             continue
@@ -187,8 +189,13 @@ def _iso_nanos(text: str) -> int:
     return nanos if 0 < nanos < _MAX_NANOS else 0
 
 
+def _utf8(text: str) -> str:
+    """``text`` as protobuf can hold it: a lone surrogate (JSON ``"\ud800"``) becomes U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def _kv(key: str, value: Any) -> KeyValue:
-    kv = KeyValue(key=key)
+    kv = KeyValue(key=_utf8(key))
     kv.value.CopyFrom(_any(value))
     return kv
 
@@ -201,7 +208,7 @@ def _any(value: Any) -> AnyValue:
     if isinstance(value, float):
         return AnyValue(double_value=value)
     if isinstance(value, str):
-        return AnyValue(string_value=value)
+        return AnyValue(string_value=_utf8(value))
     if isinstance(value, bytes):
         return AnyValue(string_value=base64.b64encode(value).decode())
     if isinstance(value, dict):
@@ -214,4 +221,4 @@ def _any(value: Any) -> AnyValue:
         return out
     if value is None:
         return AnyValue()
-    return AnyValue(string_value=json.dumps(value, default=str))
+    return AnyValue(string_value=_utf8(json.dumps(value, default=str)))

@@ -109,4 +109,8 @@ def events_of(batch: Enriched, fields: EventFields) -> list[dict[str, Any]]:
 
 
 def _dumps(event: dict[str, Any]) -> bytes:
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON): escaped, as it came
+        return json.dumps(event, separators=(",", ":"), default=str).encode()

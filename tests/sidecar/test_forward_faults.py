@@ -288,3 +288,24 @@ async def test_a_plain_success_answer_with_a_json_body_is_success(sidecar):
     async with sidecar(transport=target.transport, **FORWARD) as http:
         response = await http.post("/api/v1/ingest", content=NDJSON_BODY, headers=NDJSON)
     assert response.status_code == 200
+
+
+LONE_SURROGATE = b'[{"message":"disk \\ud800 full","note":"\\udfff"}]'
+
+
+@pytest.mark.parametrize(
+    "forward",
+    [{}, {**FORWARD, "forward_format": "ndjson"}, OTLP_OUT],
+    ids=["answer", "ndjson", "otlp"],
+)
+async def test_a_lone_surrogate_in_an_event_is_carried_on_not_a_500(sidecar, forward):
+    target = Target(lambda events: httpx.Response(200))
+    async with sidecar(transport=target.transport, **forward) as http:
+        response = await http.post(
+            "/api/v1/ingest", content=LONE_SURROGATE, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 200
+    if not forward:  # the answer itself: escaped as it came, so it reads back the same
+        assert json.loads(response.content)[0]["note"] == "\udfff"
+    else:
+        assert target.received[0][0].startswith("disk ")  # OTLP text is UTF-8: U+FFFD
