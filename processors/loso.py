@@ -39,7 +39,8 @@ class Recipe:
 
 def template_rows(lines: Sequence[CorpusLine], labels: Sequence[str]
                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Distinct (template, label) pairs of ``lines``: templates, label indexes, weights.
+    """Distinct (template, label) pairs of ``lines``: templates, label indexes, and whether
+    each came from the synthetic generator.
 
     One row per distinct template, not per line: a template logged 500 times teaches the
     head no more than one logged once (the cache answers per template too).
@@ -49,7 +50,7 @@ def template_rows(lines: Sequence[CorpusLine], labels: Sequence[str]
         seen.setdefault((mask(line.message), line.label), line.system)
     templates = [template for template, _ in seen]
     y = np.array([labels.index(label) for _, label in seen], dtype=np.int64)
-    synthetic = np.array([system.startswith("synthetic") for system in seen.values()])
+    synthetic = np.array([system_group(system) == "synthetic" for system in seen.values()])
     return templates, y, synthetic
 
 
