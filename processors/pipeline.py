@@ -3,6 +3,8 @@
 Guarantees: one verdict per record, in input order; ``classify`` never raises because of
 a tier (a failing tier leaves its lines undecided with a reason); each distinct
 ``(route, template)`` is classified once per batch and once across concurrent calls.
+A caller that is cancelled while computing a shared template passes the work on: the
+callers waiting for it compute it themselves and get a real answer, never ``cancelled``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from monitoring import MetricsRegistry
@@ -50,6 +53,8 @@ class Classifier:
         self.registry = registry or MetricsRegistry()
         self.max_line_chars = max_line_chars
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
+        # Its own thread (started on first use): sqlite takes one writer at a time anyway.
+        self._cache_writer = ThreadPoolExecutor(1, thread_name_prefix="logclass-cache-write")
         self._route_fingerprints = {
             route: self._fingerprint(route_tiers) for route, route_tiers in taxonomy.routes.items()
         }
@@ -145,34 +150,64 @@ class Classifier:
         """Cache, then in-flight sharing, then the model tiers, for distinct keys."""
         cache_keys = {key: self._cache_key(*key) for key in keys}
         hits = self.cache.get_many(list(cache_keys.values())) if self.cache is not None else {}
-        result: dict[tuple[str, str], tuple[Outcome, bool]] = {}
-        waiting: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
-        mine: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
-        loop = asyncio.get_running_loop()
-        for key, ckey in cache_keys.items():
-            if ckey in hits:
-                result[key] = (hits[ckey], True)
-            elif ckey in self._inflight:
-                waiting[key] = self._inflight[ckey]
-            else:
-                mine[key] = self._inflight[ckey] = loop.create_future()
-        if mine:
-            try:
-                computed = await self._run_tiers(list(mine))
-                fresh = {cache_keys[k]: o for k, o in computed.items() if o.cacheable}
-                if self.cache is not None and fresh:  # disk writes stay off the event loop
-                    await asyncio.to_thread(self.cache.set_many, fresh)
-                for key, outcome in computed.items():
-                    mine[key].set_result(outcome)
+        result = {key: (hits[ckey], True) for key, ckey in cache_keys.items() if ckey in hits}
+        todo = [key for key in keys if key not in result]
+        while todo:  # more than once only when the request computing a shared key went away
+            waiting: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+            mine: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
+            for key in todo:
+                ckey = cache_keys[key]
+                if ckey in self._inflight:
+                    waiting[key] = self._inflight[ckey]
+                else:
+                    mine[key] = self._inflight[ckey] = asyncio.get_running_loop().create_future()
+            if mine:
+                for key, outcome in (await self._compute(mine, cache_keys)).items():
                     result[key] = (outcome, False)
-            finally:
-                for key, future in mine.items():
-                    if not future.done():  # cancelled mid-way: release the waiters
-                        future.set_result(_undecided("cancelled", cacheable=False))
-                    self._inflight.pop(cache_keys[key], None)
-        for key, future in waiting.items():
-            result[key] = (await asyncio.shield(future), False)
+            todo = []
+            for key, future in waiting.items():
+                outcome = await asyncio.shield(future)
+                if outcome is _ABANDONED:  # its owner was cancelled: compute it here
+                    todo.append(key)
+                else:
+                    result[key] = (outcome, False)
         return result
+
+    async def _compute(
+        self,
+        mine: dict[tuple[str, str], asyncio.Future[Outcome]],
+        cache_keys: dict[tuple[str, str], str],
+    ) -> dict[tuple[str, str], Outcome]:
+        """Run the tiers for the keys this request owns and share the outcomes.
+
+        Cancelled mid-way (client gone, shutdown timeout), it tells the requests sharing
+        these keys that nobody computes them any more, and each of those computes them
+        itself: a cancelled request never hands its ``cancelled`` to another.
+        """
+        try:
+            computed = await self._run_tiers(list(mine))
+            for key, outcome in computed.items():
+                mine[key].set_result(outcome)  # the sharers need not wait for the disk
+            fresh = {cache_keys[k]: o for k, o in computed.items() if o.cacheable}
+            if self.cache is not None and fresh:
+                await self._write_cache(fresh)
+            return computed
+        finally:
+            for key, future in mine.items():
+                if self._inflight.get(cache_keys[key]) is future:
+                    del self._inflight[cache_keys[key]]
+                if not future.done():
+                    future.set_result(_ABANDONED)
+
+    async def _write_cache(self, fresh: dict[str, Outcome]) -> None:
+        """Disk writes run on the cache's own thread, never behind the default executor
+        (stdout forwarding uses that one: a blocked pipe must not stall cache misses)."""
+        assert self.cache is not None
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._cache_writer, self.cache.set_many, fresh)
+        except RuntimeError:  # the executor was shut down (closing): skip, it is a cache
+            log.debug("cache write of %d outcomes skipped: closing", len(fresh))
 
     async def _run_tiers(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
         by_route: dict[str, list[str]] = {}
@@ -276,6 +311,7 @@ class Classifier:
                 await start()
 
     async def aclose(self) -> None:
+        self._cache_writer.shutdown(wait=False, cancel_futures=True)
         for tier in self.tiers.values():
             await tier.aclose()
         close_cache = getattr(self.cache, "close", None)
@@ -285,3 +321,6 @@ class Classifier:
 
 def _undecided(reason: str, cacheable: bool = True) -> Outcome:
     return Outcome(UNCLASSIFIED, None, "none", reason, cacheable)
+
+
+_ABANDONED = _undecided("cancelled", cacheable=False)  # by identity: "compute it yourself"

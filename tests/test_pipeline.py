@@ -127,3 +127,74 @@ async def test_metrics_count_lines_per_deciding_tier_not_templates(taxonomy):
     assert snapshot.counter("lines_decided", tier="bert") == 2  # one template, two lines
     assert snapshot.counter("lines_decided", tier="regex") == 1
     assert snapshot.counter("lines_decided", tier="none") == 2  # the empty line and "odd"
+
+
+async def test_a_cancelled_request_does_not_cancel_the_answer_others_wait_for(taxonomy):
+    """The owner of a shared in-flight template goes away; its waiters get a real label."""
+    bert = KeywordTier("bert", {"disk": "Resource Usage"}, delay=0.1)
+    classifier = Classifier(taxonomy, {"bert": bert})
+    owner = asyncio.create_task(classifier.classify([LogRecord("a", "disk 1 full")]))
+    await asyncio.sleep(0.02)  # the owner is inside the tier now
+    waiter = asyncio.create_task(classifier.classify([LogRecord("a", "disk 2 full")]))
+    await asyncio.sleep(0.02)
+    owner.cancel()  # client gone mid-stream, or a shutdown timeout
+    [verdict] = await waiter
+    assert (verdict.label, verdict.tier, verdict.reason) == ("Resource Usage", "bert", None)
+    assert bert.calls == [["disk <NUM> full"]] * 2  # the waiter computed it itself
+    with pytest.raises(asyncio.CancelledError):
+        await owner
+
+
+async def test_the_answer_a_cancelled_owner_left_to_its_waiter_reaches_the_cache(taxonomy):
+    from processors.cache import TemplateCache
+
+    bert = KeywordTier("bert", {"disk": "Resource Usage"}, delay=0.05)
+    classifier = Classifier(taxonomy, {"bert": bert}, cache=TemplateCache(None))
+    owner = asyncio.create_task(classifier.classify([LogRecord("a", "disk 1 full")]))
+    await asyncio.sleep(0.01)
+    waiter = asyncio.create_task(classifier.classify([LogRecord("a", "disk 2 full")]))
+    await asyncio.sleep(0.01)
+    owner.cancel()
+    await waiter
+    [verdict] = await classifier.classify([LogRecord("a", "disk 3 full")])
+    assert (verdict.label, verdict.cached) == ("Resource Usage", True)
+    assert len(bert.calls) == 2  # the cancelled owner's call and the waiter's
+
+
+async def test_a_cancelled_request_nobody_shares_leaves_no_cancelled_answer_behind(taxonomy):
+    bert = KeywordTier("bert", {"disk": "Resource Usage"}, delay=0.05)
+    classifier = Classifier(taxonomy, {"bert": bert})
+    owner = asyncio.create_task(classifier.classify([LogRecord("a", "disk 1 full")]))
+    await asyncio.sleep(0.01)
+    owner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await owner
+    [verdict] = await classifier.classify([LogRecord("a", "disk 2 full")])
+    assert (verdict.label, verdict.reason) == ("Resource Usage", None)
+
+
+async def test_cache_writes_do_not_wait_behind_the_default_executor(taxonomy):
+    """A blocked default executor (e.g. stdout forwarding) must not stall cache misses."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from processors.cache import TemplateCache
+
+    loop = asyncio.get_running_loop()
+    shared = ThreadPoolExecutor(max_workers=1)
+    loop.set_default_executor(shared)
+    stdout_unblocked = threading.Event()
+    blocked = loop.run_in_executor(None, stdout_unblocked.wait)  # a stuck pipe
+    try:
+        classifier = Classifier(
+            taxonomy, {"bert": KeywordTier("bert", {"disk": "Resource Usage"})},
+            cache=TemplateCache(None),
+        )
+        verdicts = await asyncio.wait_for(
+            classifier.classify([LogRecord("a", "disk 1 full")]), timeout=2.0
+        )
+        assert verdicts[0].label == "Resource Usage"
+        await classifier.aclose()
+    finally:
+        stdout_unblocked.set()
+        await blocked
