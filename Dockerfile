@@ -35,4 +35,9 @@ VOLUME ["/var/cache/logclass"]
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health/ready', timeout=4)"]
 
+# 0.0.0.0 inside the container, so that a published port reaches it; what is exposed is
+# decided by how it is published. Classify and ingest are open unless LOGCLASS_API_TOKEN is
+# set, so publish on loopback (docker run -p 127.0.0.1:8000:8000 logclass), or set
+# LOGCLASS_API_TOKEN and list the names clients use in LOGCLASS_ALLOWED_HOSTS (default:
+# localhost, 127.0.0.1, [::1]). SECURITY.md, "Exposure", says more.
 CMD ["logclass", "serve", "--host", "0.0.0.0"]

@@ -11,6 +11,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
@@ -81,6 +82,9 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
+    # outermost: a request naming a host this service is not known by (a DNS-rebinding page
+    # posting to loopback) is refused with 400 before anything reads it
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_names)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # LOGCLASS_API_TOKEN unset: open, and the OpenAPI schema does not claim a bearer is needed
     token = [ApiTokenDep] if settings.api_token is not None else []

@@ -109,12 +109,38 @@ class Settings(BaseSettings):
         None, repr=False, description="bearer token for classify/ingest; unset = open"
     )
     cors_origins: str = Field("", description="comma-separated allowed origins; empty = no CORS")
+    allowed_hosts: str = Field(
+        "localhost,127.0.0.1,[::1],testserver",
+        description="comma-separated names the service answers to in the Host header (DNS "
+        "rebinding defence); '*.example.com' for a domain; '*' = any. Default: loopback, "
+        "and 'testserver', the name in-process test clients use",
+    )
     shutdown_timeout_seconds: float = Field(
         10.0, gt=0, description="graceful shutdown: in-flight requests get this long to finish"
     )
 
     # admin
     admin_token: SecretStr | None = Field(None, repr=False)
+
+    @property
+    def allowed_host_names(self) -> list[str]:
+        return [name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip()]
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_patterns(cls, value: str) -> str:
+        if not value.strip(" ,"):
+            raise ValueError(
+                "LOGCLASS_ALLOWED_HOSTS is empty, which would refuse every request; list the "
+                "names clients use, or remove the variable for the loopback default"
+            )
+        for name in (n.strip() for n in value.split(",")):
+            if "*" in name[1:] or (name.startswith("*") and name != "*" and name[:2] != "*."):
+                raise ValueError(
+                    f"LOGCLASS_ALLOWED_HOSTS: {name!r} is not a host name; write 'name', "
+                    "'*.domain' (any name under a domain) or '*' (any host)"
+                )
+        return value
 
     @field_validator("admin_token", "api_token")
     @classmethod
