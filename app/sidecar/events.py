@@ -16,7 +16,15 @@ from typing import Any, Literal
 
 from processors.records import LogRecord, Verdict
 
-__all__ = ["Framing", "EventBatch", "EventFields", "MalformedBatch", "parse_events", "lookup"]
+__all__ = [
+    "Framing",
+    "EventBatch",
+    "EventFields",
+    "MalformedBatch",
+    "TooManyEvents",
+    "parse_events",
+    "lookup",
+]
 
 Framing = Literal["json_array", "ndjson", "object", "text"]
 NO_MESSAGE = "no_message"
@@ -26,10 +34,21 @@ NESTED_TOO_DEEPLY = "is nested too deeply (more levels than JSON decoding allows
 _decoder = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\r\n]*")
 _JSON_OPENING = re.compile(r'[\[{][ \t\r\n]*["{\[\]}]')
+_LINE = re.compile(r"[^\r\n]+")  # not str.splitlines(): U+2028, \x1c, \x85 are inside a line
 
 
 class MalformedBatch(ValueError):
     """The body is evidently JSON and broken; the message says where (400)."""
+
+
+class TooManyEvents(ValueError):
+    """More events than ``LOGCLASS_MAX_LINES``, found while decoding (413)."""
+
+    def __init__(self, limit: int, what: str = "events") -> None:
+        super().__init__(
+            f"too many {what}: more than {limit} sent, at most {limit} per request "
+            "(LOGCLASS_MAX_LINES)"
+        )
 
 
 @dataclass(slots=True)
@@ -76,7 +95,9 @@ class EventFields:
         return found[1] if found else self.default_source
 
 
-def parse_events(body: bytes, content_type: str | None) -> EventBatch:
+def parse_events(
+    body: bytes, content_type: str | None, max_events: int | None = None
+) -> EventBatch:
     """The events of a body; raises MalformedBatch only for a broken JSON array.
 
     Evidently JSON: it opens like a JSON array or object (``[{``, ``{"``, ``[]``…), or its
@@ -85,24 +106,27 @@ def parse_events(body: bytes, content_type: str | None) -> EventBatch:
     400 for it would block syslog-ng, which retries a 4xx forever. For the same reason a
     broken NDJSON line does not reject its batch: it is carried on as a text event, its
     position in ``malformed``.
+
+    Events are decoded one at a time and counted: past ``max_events`` it raises
+    TooManyEvents before the rest of the body is decoded, so a body of millions of tiny
+    events costs no more memory than ``max_events`` of them.
     """
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
     start = _SPACE.match(text).end()  # type: ignore[union-attr]  # always matches
+    limit = len(text) if max_events is None else max_events  # no body holds more events
     if start == len(text):
         return EventBatch("text", [])
     opens_json = _JSON_OPENING.match(text, start) is not None
     if text[start] == "[" and opens_json:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise MalformedBatch(f"body is not a JSON array: {_where(exc)}") from exc
-        except RecursionError:
-            raise MalformedBatch(f"the JSON array {NESTED_TOO_DEEPLY}") from None
-        return EventBatch("json_array", [_event(v, i + 1, "item") for i, v in enumerate(value)])
+        return EventBatch("json_array", _array(text, start, limit))
     if text[start] == "{" and (opens_json or _first_line_parses(text, start)):
-        return _stream(text, start, content_type)
-    lines = [line for line in text.splitlines() if line.strip()]
-    return EventBatch("text", [{"message": line} for line in lines])
+        return _stream(text, start, content_type, limit)
+    events: list[dict[str, Any]] = []
+    for line in _LINE.finditer(text, start):
+        if line.group().strip():
+            _check_room(events, limit)
+            events.append({"message": line.group()})
+    return EventBatch("text", events)
 
 
 def enrich(
@@ -180,7 +204,48 @@ def _first_text(event: dict[str, Any], keys: Sequence[str]) -> tuple[str, str] |
     return None
 
 
-def _stream(text: str, pos: int, content_type: str | None) -> EventBatch:
+def _array(text: str, pos: int, limit: int) -> list[dict[str, Any]]:
+    """The events of the JSON array at ``pos``, decoded item by item (400 if broken)."""
+    events: list[dict[str, Any]] = []
+    end = len(text)
+    pos = _skip(text, pos + 1)
+    closed = pos < end and text[pos] == "]"
+    while not closed:
+        try:
+            value, pos = _decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise MalformedBatch(f"body is not a JSON array: {_where(exc)}") from exc
+        except RecursionError:
+            raise MalformedBatch(f"the JSON array {NESTED_TOO_DEEPLY}") from None
+        _check_room(events, limit)
+        events.append(_event(value, len(events) + 1, "item"))
+        pos = _skip(text, pos)
+        if pos < end and text[pos] == ",":
+            pos = _skip(text, pos + 1)
+        elif pos < end and text[pos] == "]":
+            closed = True
+        else:
+            _broken_array("Expecting ',' delimiter", text, pos)
+    if _skip(text, pos + 1) < end:
+        _broken_array("Extra data", text, _skip(text, pos + 1))
+    return events
+
+
+def _broken_array(msg: str, text: str, pos: int) -> None:
+    exc = json.JSONDecodeError(msg, text, pos)
+    raise MalformedBatch(f"body is not a JSON array: {_where(exc)}")
+
+
+def _check_room(events: list[dict[str, Any]], limit: int) -> None:
+    if len(events) >= limit:
+        raise TooManyEvents(limit)
+
+
+def _skip(text: str, pos: int) -> int:
+    return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # always matches
+
+
+def _stream(text: str, pos: int, content_type: str | None, limit: int) -> EventBatch:
     """NDJSON, blank lines and ``{..}{..}`` streams alike; a value that is not a whole
     event (broken, too deep, a number, followed by junk) makes the rest of its line a
     malformed text event, and decoding resumes on the next line."""
@@ -188,6 +253,7 @@ def _stream(text: str, pos: int, content_type: str | None) -> EventBatch:
     malformed: list[int] = []
     first, end = pos, len(text)
     while pos < end:
+        _check_room(events, limit)
         event, after = _next_event(text, pos)
         if event is None:
             after = _line_end(text, pos)

@@ -1,13 +1,88 @@
-"""Hostile shipper bodies: no input gives a 500."""
+"""Hostile shipper bodies: the event limit holds while decoding, and no input gives a 500.
+
+A 16 MiB body of empty events (``[{},{},…]``, ``{}\\n``×N, ``a\\n``×N, OTLP records of two
+bytes each) must be refused at ``LOGCLASS_MAX_LINES`` without building millions of records
+first: each framing is decoded in a fresh process whose peak RSS growth is measured.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 
 from app.main import create_app
 from tests.hardening.conftest import offline_settings, running
+
+ROOT = Path(__file__).resolve().parents[2]
+HOSTILE_BYTES = 16 * 1024 * 1024
+MAX_RSS_GROWTH_MB = 100
+
+# Runs in a child process: builds the hostile body, then measures the peak RSS growth of
+# decoding it with the production limit (10,000 events).
+_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys
+    from app.sidecar import events, otlp
+
+    kind, size = sys.argv[1], int(sys.argv[2])
+
+    def varint(n):
+        out = bytearray()
+        while True:
+            byte, n = n & 0x7F, n >> 7
+            out.append(byte | (0x80 if n else 0))
+            if not n:
+                return bytes(out)
+
+    def field(number, payload):
+        return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+    if kind == "json_array":
+        body = b"[" + b"{}," * (size // 3) + b"{}]"
+    elif kind == "ndjson":
+        body = b"{}\\n" * (size // 3)
+    elif kind == "text":
+        body = b"a\\n" * (size // 2)
+    elif kind == "otlp_protobuf":
+        body = field(1, field(2, b"\\x12\\x00" * (size // 2)))
+    elif kind == "otlp_json":
+        records = b"[" + b"{}," * (size // 3) + b"{}]"
+        body = b'{"resourceLogs":[{"scopeLogs":[{"logRecords":' + records + b"}]}]}"
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        if kind.startswith("otlp"):
+            media = "application/json" if kind == "otlp_json" else "application/x-protobuf"
+            otlp.decode_request(body, media, max_records=10_000)
+        else:
+            events.parse_events(body, None, max_events=10_000)
+        outcome = "decoded"
+    except events.TooManyEvents as exc:
+        outcome = str(exc)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"outcome": outcome, "growth_mb": (after - before) / 1024}))
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["json_array", "ndjson", "text", "otlp_protobuf", "otlp_json"])
+def test_hostile_16mib_body_stops_at_max_lines_within_100mb(kind):
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, kind, str(HOSTILE_BYTES)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout)
+    assert "at most 10000" in result["outcome"]
+    assert "LOGCLASS_MAX_LINES" in result["outcome"]
+    assert result["growth_mb"] <= MAX_RSS_GROWTH_MB, result
 
 
 def _ingest(tmp_path, body, content_type="application/json", **overrides):

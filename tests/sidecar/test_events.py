@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from app.sidecar.events import EventFields, MalformedBatch, lookup, parse_events, records_of
+from app.sidecar.events import (
+    EventFields,
+    MalformedBatch,
+    TooManyEvents,
+    lookup,
+    parse_events,
+    records_of,
+)
 from processors.records import LogRecord
 
 A = '{"program":"app","message":"first"}'
@@ -174,3 +181,35 @@ def test_records_skip_events_without_a_message_and_keep_positions():
     positions, records = records_of(events, EventFields())
     assert positions == [0, 2]
     assert records == [LogRecord("p", "a"), LogRecord("default", "c")]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" + b"{}," * 10 + b"{}]", b"{}\n" * 11, b"a\n" * 11, b'{"x"\n' * 11],
+    ids=["json_array", "ndjson", "text", "malformed"],
+)
+def test_more_events_than_the_limit_stop_the_decoding(body):
+    with pytest.raises(TooManyEvents, match="more than 10 sent, at most 10 .*LOGCLASS_MAX_LINES"):
+        parse_events(body, None, max_events=10)
+    assert len(parse_events(body, None, max_events=11).events) == 11
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'[{"message": "a"} {"message": "b"}]', "Expecting ',' delimiter: line 1 column 19"),
+        (b'[{"message": "a"}] x', "Extra data: line 1 column 20"),
+        (b"[{}, ]", "Expecting value: line 1 column 6"),
+        (b"[{}", "Expecting ',' delimiter: line 1 column 4"),
+    ],
+)
+def test_broken_arrays_are_named_as_json_would(body, where):
+    with pytest.raises(MalformedBatch, match=f"not a JSON array: {where.replace(':', ' at')}"):
+        parse_events(body, None)
+    with pytest.raises(json.JSONDecodeError, match=where):
+        json.loads(body)
+
+
+def test_text_lines_split_only_on_line_breaks():
+    batch = parse_events("one\u2028still one\x85\x1c\r\ntwo\rthree".encode(), None)
+    assert [e["message"] for e in batch.events] == ["one\u2028still one\x85\x1c", "two", "three"]

@@ -158,12 +158,22 @@ async def test_text_batch_whose_first_line_opens_like_json_is_kept(sidecar):
     assert second["log_class"]["label"] == "Critical Error"
 
 
-async def test_too_many_events_is_413_naming_the_setting(sidecar):
+FRAMINGS = {
+    "json_array": lambda n: json.dumps([{"message": "m"}] * n).encode(),
+    "ndjson": lambda n: ndjson([{"message": "m"}] * n),
+    "text": lambda n: b"m\n" * n,
+}
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+async def test_too_many_events_is_413_naming_the_setting_in_every_framing(sidecar, framing):
     async with sidecar(max_lines=10) as http:
-        response = await http.post("/api/v1/ingest", json=EVENTS * 3)
-    assert response.status_code == 413
-    assert "12 sent, at most 10" in response.json()["detail"]
-    assert "LOGCLASS_MAX_LINES" in response.json()["detail"]
+        at_limit = await http.post("/api/v1/ingest", content=FRAMINGS[framing](10))
+        over = await http.post("/api/v1/ingest", content=FRAMINGS[framing](12))
+    assert at_limit.status_code == 200
+    assert over.status_code == 413
+    assert "more than 10 sent, at most 10" in over.json()["detail"]
+    assert "LOGCLASS_MAX_LINES" in over.json()["detail"]
 
 
 async def test_huge_event_is_classified_on_its_head_and_forwarded_whole(sidecar):

@@ -3,6 +3,7 @@
 import gzip
 import json
 
+import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
@@ -10,7 +11,8 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from app.sidecar.otlp import any_value
+from app.sidecar.events import MalformedBatch, TooManyEvents
+from app.sidecar.otlp import any_value, decode_request
 from tests.sidecar.conftest import Downstream
 from tests.sidecar.test_ingest import LABELS, LINES
 
@@ -120,7 +122,8 @@ async def test_otlp_json_with_hex_ids_round_trips_in_json(sidecar):
 
 async def test_gzip_protobuf_as_the_collector_sends_it_by_default(sidecar):
     body = gzip.compress(export_request().SerializeToString())
-    async with sidecar() as http:
+    downstream = Downstream()
+    async with sidecar(forward_url="http://c/v1/logs", transport=downstream.transport) as http:
         response = await http.post(
             "/v1/logs", content=body, headers={**PROTOBUF, "Content-Encoding": "gzip"}
         )
@@ -195,3 +198,66 @@ async def test_too_many_records_is_413(sidecar):
             "/v1/logs", content=export_request().SerializeToString(), headers=PROTOBUF
         )
     assert response.status_code == 413
+
+
+def test_records_over_the_limit_are_refused_before_they_are_built():
+    body = export_request(lines=["a"] * 11).SerializeToString()
+    assert len(records_of(decode_request(body, PROTOBUF["Content-Type"], 11)[0])) == 11
+    with pytest.raises(TooManyEvents, match="log records: more than 10 sent.*LOGCLASS_MAX_LINES"):
+        decode_request(body, PROTOBUF["Content-Type"], max_records=10)
+    document = json.loads(encode_json(export_request(lines=["a"] * 11)))
+    assert (
+        len(records_of(decode_request(json.dumps(document).encode(), "application/json", 11)[0]))
+        == 11
+    )
+    with pytest.raises(TooManyEvents, match="log records: more than 10 sent"):
+        decode_request(json.dumps(document).encode(), "application/json", max_records=10)
+
+
+@pytest.mark.parametrize("kind", ["resource_logs", "scope_logs"])
+def test_empty_containers_count_against_the_limit_too(kind):
+    request = ExportLogsServiceRequest()
+    for _ in range(11):
+        if kind == "resource_logs":
+            request.resource_logs.add()
+        else:
+            request.resource_logs.add().scope_logs.add() if not request.resource_logs else (
+                request.resource_logs[0].scope_logs.add()
+            )
+    for body, media in [
+        (request.SerializeToString(), "application/x-protobuf"),
+        (encode_json(request), "application/json"),
+    ]:
+        with pytest.raises(TooManyEvents, match=kind.replace("_", " ")):
+            decode_request(body, media, max_records=10)
+
+
+def encode_json(request: ExportLogsServiceRequest) -> bytes:
+    from app.sidecar.otlp import encode
+
+    return encode(request, "json")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": {"stringValue": "x"}}]}]}]}',
+        b' {"resource_logs":[{"scope_logs":[{"log_records":[{"body":{"stringValue":"x"}}]}]}]} ',
+        b'\xef\xbb\xbf{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"x"}}]}]}]}',
+        b'{"resourceLogs": [], "resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": '
+        b'{"stringValue": "x"}}]}]}]}',
+    ],
+    ids=["camel", "snake", "bom", "duplicate-key"],
+)
+def test_otlp_json_is_read_as_json_loads_reads_it(body):
+    request, _ = decode_request(body, "application/json", max_records=10)
+    assert [r.body.string_value for r in records_of(request)] == ["x"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{", b'{"resourceLogs": [}', b'{"resourceLogs": [] x', b'{"a" 1}', b'{"a": 1,}', b"[]"],
+)
+def test_broken_otlp_json_is_malformed(body):
+    with pytest.raises(MalformedBatch):
+        decode_request(body, "application/json", max_records=10)

@@ -61,9 +61,11 @@ async def ingest(
 ) -> Response:
     body = await read_body(request, settings.max_body_bytes)
     try:
-        batch = ev.parse_events(body, request.headers.get("content-type"))
+        batch = ev.parse_events(body, request.headers.get("content-type"), settings.max_lines)
     except ev.MalformedBatch as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    except ev.TooManyEvents as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     fields = ev.EventFields.from_settings(settings)
     positions, records = ev.records_of(batch.events, fields)
     check_limits(len(batch.events), records, settings)
