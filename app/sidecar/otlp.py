@@ -279,7 +279,7 @@ def _loads_counted(text: str, limit: int) -> Any:
         return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # always matches
 
     def expect(pos: int, allowed: str, msg: str) -> str:
-        if text[pos : pos + 1] not in allowed or pos >= len(text):
+        if pos >= len(text) or text[pos] not in allowed:
             raise json.JSONDecodeError(msg, text, pos)
         return text[pos]
 

@@ -12,7 +12,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from app.sidecar.events import MalformedBatch, TooManyEvents
-from app.sidecar.otlp import any_value, decode_request
+from app.sidecar.otlp import any_value, decode_request, encode
 from tests.sidecar.conftest import Downstream
 from tests.sidecar.test_ingest import LABELS, LINES
 
@@ -205,7 +205,7 @@ def test_records_over_the_limit_are_refused_before_they_are_built():
     assert len(records_of(decode_request(body, PROTOBUF["Content-Type"], 11)[0])) == 11
     with pytest.raises(TooManyEvents, match="log records: more than 10 sent.*LOGCLASS_MAX_LINES"):
         decode_request(body, PROTOBUF["Content-Type"], max_records=10)
-    document = json.loads(encode_json(export_request(lines=["a"] * 11)))
+    document = json.loads(encode(export_request(lines=["a"] * 11), "json"))
     assert (
         len(records_of(decode_request(json.dumps(document).encode(), "application/json", 11)[0]))
         == 11
@@ -217,25 +217,19 @@ def test_records_over_the_limit_are_refused_before_they_are_built():
 @pytest.mark.parametrize("kind", ["resource_logs", "scope_logs"])
 def test_empty_containers_count_against_the_limit_too(kind):
     request = ExportLogsServiceRequest()
-    for _ in range(11):
-        if kind == "resource_logs":
+    if kind == "resource_logs":
+        for _ in range(11):
             request.resource_logs.add()
-        else:
-            request.resource_logs.add().scope_logs.add() if not request.resource_logs else (
-                request.resource_logs[0].scope_logs.add()
-            )
+    else:
+        resource_logs = request.resource_logs.add()
+        for _ in range(11):
+            resource_logs.scope_logs.add()
     for body, media in [
         (request.SerializeToString(), "application/x-protobuf"),
-        (encode_json(request), "application/json"),
+        (encode(request, "json"), "application/json"),
     ]:
         with pytest.raises(TooManyEvents, match=kind.replace("_", " ")):
             decode_request(body, media, max_records=10)
-
-
-def encode_json(request: ExportLogsServiceRequest) -> bytes:
-    from app.sidecar.otlp import encode
-
-    return encode(request, "json")
 
 
 @pytest.mark.parametrize(
