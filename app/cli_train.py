@@ -103,18 +103,14 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 def run_train_corpus(args: argparse.Namespace, settings: Settings) -> int:
     """Rebuild the default head from the built-in corpus; its LOSO report goes in its JSON."""
     from processors.head import save_head
-    from processors.loso import Recipe, train_default_head
     from processors.training import masker_sha256
 
-    loaded = _load_corpus(args, settings, "train")
-    if loaded is None:
+    done = _default_recipe(args, settings, "train")
+    if done is None:
         return 2
-    lines, systems, labels, embed = loaded
-    recipe = Recipe()
-    head, summary = train_default_head(lines, systems, labels, embed, recipe,
-                                       _taxonomy_rules(settings), progress=_progress("train"))
+    lines, labels, encoder, recipe, head, summary = done
     path = save_head(head, Path(args.out) / "bert_head.npz", {
-        "embedding_model": embed.encoder.model_id,
+        "embedding_model": encoder.model_id,
         "normalized": True,
         "threshold": summary["threshold"],
         "regularization_c": recipe.c,
@@ -130,16 +126,27 @@ def run_train_corpus(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_leave_one_system_out(args: argparse.Namespace, settings: Settings) -> int:
-    from processors.loso import Recipe, train_default_head
-
-    loaded = _load_corpus(args, settings, "eval")
-    if loaded is None:
+    done = _default_recipe(args, settings, "eval")
+    if done is None:
         return 2
-    lines, systems, labels, embed = loaded
-    _, summary = train_default_head(lines, systems, labels, embed, Recipe(),
-                                    _taxonomy_rules(settings), progress=_progress("eval"))
+    labels, summary = done[1], done[-1]
     print(json.dumps(summary, indent=2) if args.json else format_loso(summary, labels))
     return 0
+
+
+def _default_recipe(args: argparse.Namespace, settings: Settings, command: str) -> Any:
+    """The default recipe run over the built-in corpus: (lines, labels, encoder, recipe,
+    head, leave-one-system-out report), or None after saying what is wrong."""
+    from processors.loso import Recipe, train_default_head
+
+    loaded = _load_corpus(args, settings, command)
+    if loaded is None:
+        return None
+    lines, systems, labels, embed = loaded
+    recipe = Recipe()
+    head, summary = train_default_head(lines, systems, labels, embed, recipe,
+                                       _taxonomy_rules(settings), progress=_progress(command))
+    return lines, labels, embed.encoder, recipe, head, summary
 
 
 def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> Any:
