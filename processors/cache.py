@@ -4,6 +4,8 @@ A lookup goes L1 → L2 and promotes L2 hits to L1; a new outcome is written to 
 are the pipeline's strings, which carry the taxonomy and model fingerprints, so a changed
 taxonomy, head or prompt misses instead of serving an old label; L2 adds its own format
 version. Only cacheable model-tier outcomes get here (regex verdicts are never cached).
+LLM verdicts expire after ``llm_ttl_seconds`` in both levels (a label a hostile template
+steered must not live forever); the other tiers' answers stay until evicted.
 
 Guarantees: thread-safe (the event loop and worker threads share one instance); no method
 raises because of the disk — a failing L2 leaves L1 working and ``health()`` ``degraded``.
@@ -17,17 +19,22 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from cachetools import TTLCache
+from cachetools import TLRUCache
 
 from monitoring import MetricsRegistry
 from processors.cache_disk import DiskLevel
 from processors.records import Outcome
 
-__all__ = ["TemplateCache"]
+__all__ = ["DEFAULT_LLM_TTL_SECONDS", "TemplateCache"]
+
+# An LLM's label may have been steered by the template it labels (prompt injection), so
+# unlike the other tiers' answers it is not kept for good: it is asked again after this.
+DEFAULT_LLM_TTL_SECONDS = 86_400.0
+LLM_TIER = "llm"
 
 
-class _CountingTTLCache(TTLCache):
-    """A ``TTLCache`` that counts capacity evictions and TTL expirations."""
+class _CountingTTLCache(TLRUCache):
+    """A per-entry TTL cache that counts capacity evictions and TTL expirations."""
 
     evictions = 0
     expirations = 0
@@ -60,10 +67,13 @@ class TemplateCache:
         timer: Callable[[], float] = time.monotonic,
         retry_after_seconds: float = 30.0,
         l2_lock_timeout_seconds: float = 1.0,
+        llm_ttl_seconds: float = DEFAULT_LLM_TTL_SECONDS,
     ) -> None:
         self.registry = registry or MetricsRegistry()
         self._lock = threading.Lock()
-        self._l1 = _CountingTTLCache(l1_max_entries, l1_ttl_seconds, timer=timer)
+        self.l1_ttl_seconds = l1_ttl_seconds
+        self.llm_ttl_seconds = llm_ttl_seconds
+        self._l1 = _CountingTTLCache(l1_max_entries, self._expires_at, timer=timer)
         self._hits = self._misses = 0
         self._l2 = (
             None
@@ -75,6 +85,7 @@ class TemplateCache:
                 timer,
                 retry_after_seconds,
                 l2_lock_timeout_seconds,
+                llm_ttl_seconds,
             )
         )
         self.registry.gauge_callback("cache_entries", self._l1_size, level="l1")
@@ -98,7 +109,13 @@ class TemplateCache:
             l1_ttl_seconds=settings.cache_l1_ttl_seconds,
             l2_size_limit_bytes=size_limit,
             registry=registry,
+            llm_ttl_seconds=getattr(settings, "llm_cache_ttl_seconds", DEFAULT_LLM_TTL_SECONDS),
         )
+
+    def _expires_at(self, key: str, outcome: Outcome, now: float) -> float:
+        if outcome.tier == LLM_TIER:
+            return now + min(self.l1_ttl_seconds, self.llm_ttl_seconds)
+        return now + self.l1_ttl_seconds
 
     # -- the pipeline's interface ---------------------------------------------------------
 
@@ -158,7 +175,8 @@ class TemplateCache:
             l1 = {
                 "size": len(self._l1),
                 "capacity": int(self._l1.maxsize),
-                "ttl_seconds": self._l1.ttl,
+                "ttl_seconds": self.l1_ttl_seconds,
+                "llm_ttl_seconds": self.llm_ttl_seconds,
                 "hits": self._hits,
                 "misses": self._misses,
                 "hit_ratio": self._hits / total if total else None,

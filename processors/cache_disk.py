@@ -83,8 +83,10 @@ class DiskLevel:
         timer: Callable[[], float] = time.monotonic,
         retry_after_seconds: float = 30.0,
         lock_timeout_seconds: float = 1.0,
+        llm_ttl_seconds: float | None = None,
     ) -> None:
         self.directory = Path(directory)
+        self.llm_ttl_seconds = llm_ttl_seconds
         self.lock_timeout_seconds = lock_timeout_seconds
         self.size_limit_bytes = size_limit_bytes
         self.registry = registry
@@ -218,11 +220,18 @@ class DiskLevel:
         self.registry.count("cache_misses", len(keys) - len(found), level="l2")
         return found
 
+    def _expire(self, outcome: Outcome) -> float | None:
+        """Seconds the entry lives: LLM verdicts expire (diskcache drops them), others not."""
+        return self.llm_ttl_seconds if outcome.tier == "llm" else None
+
     def _add(self, cache: diskcache.Cache, items: Mapping[str, Outcome]) -> None:
         # add, not set: an answer is a pure function of its key, so an existing entry is right
         with cache.transact(retry=False):
             before = len(cache)
-            added = sum(cache.add(f"{FORMAT}\x1f{k}", encode(o)) for k, o in items.items())
+            added = sum(
+                cache.add(f"{FORMAT}\x1f{k}", encode(o), expire=self._expire(o))
+                for k, o in items.items()
+            )
             evicted = before + added - len(cache)
         if evicted > 0:
             with self._lock:

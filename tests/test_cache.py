@@ -147,6 +147,7 @@ def test_stats_report_size_capacity_and_hit_ratio_per_level(tmp_path):
         "evictions": 0,
         "expirations": 0,
         "errors": 0,
+        "llm_ttl_seconds": 86_400.0,
     }
     l2 = stats["l2"]
     assert (l2["state"], l2["size"], l2["capacity_bytes"]) == ("ok", 1, 1 << 20)
