@@ -39,7 +39,7 @@ def sidecar(tmp_path: Path) -> SidecarClient:
         settings = Settings(cache_dir=tmp_path / "cache", taxonomy=TAXONOMY, **overrides)
         options = {k: v for k, v in {"transport": transport, "stdout": stdout}.items() if v}
         app = sidecar_app(settings, classifier=classifier, registry=registry, **options)
-        async with app_client(app, "http://sidecar") as http:
+        async with app_client(app) as http:
             yield http
 
     return open_client
