@@ -33,7 +33,8 @@ CLASSIFYING: list[tuple[str, dict[str, Any]]] = [
 
 
 async def open_client(tmp_path, **settings: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(offline_settings(tmp_path, **settings))
+    # a forward target, or /v1/logs refuses records it could not deliver (503)
+    app = create_app(offline_settings(tmp_path, **{"forward_url": "stdout", **settings}))
     async with app_client(app) as http:
         yield http
 

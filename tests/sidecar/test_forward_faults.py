@@ -309,3 +309,19 @@ async def test_a_lone_surrogate_in_an_event_is_carried_on_not_a_500(sidecar, for
         assert json.loads(response.content)[0]["note"] == "\udfff"
     else:
         assert target.received[0][0].startswith("disk ")  # OTLP text is UTF-8: U+FFFD
+
+
+async def test_otlp_without_a_forward_target_is_refused_not_discarded(sidecar):
+    async with sidecar() as http:  # LOGCLASS_FORWARD_URL unset
+        response = await http.post(
+            "/v1/logs", content=otlp_body(), headers={"Content-Type": "application/x-protobuf"}
+        )
+        garbage = await http.post(
+            "/v1/logs", content=b"\xff\xff", headers={"Content-Type": "application/x-protobuf"}
+        )
+        empty = await http.post("/v1/logs", json={})
+    assert response.status_code == 503  # kept and retried by the exporter, not dropped
+    assert response.headers["retry-after"] == "2"
+    assert "LOGCLASS_FORWARD_URL" in response.json()["detail"]
+    assert garbage.status_code == 400  # a bad request is still told so first
+    assert empty.status_code == 200  # no records, nothing to lose

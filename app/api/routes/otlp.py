@@ -31,8 +31,10 @@ _BODY = {
     description="Point an OpenTelemetry exporter (`otlphttp`, SDK OTLP/HTTP log exporters) "
     "here. Each record gains `log.class.label`, `log.class.confidence`, `log.class.tier`, "
     "`log.class.template` attributes; the request is forwarded to `LOGCLASS_FORWARD_URL`. "
-    "The reply is an `ExportLogsServiceResponse` in the request's encoding; 503 with "
-    "`Retry-After` while the target is down (OTLP exporters retry it).",
+    "The reply is an `ExportLogsServiceResponse` in the request's encoding (with "
+    "`partial_success` when the target refused some records); 503 with `Retry-After` while "
+    "the target is down (OTLP exporters retry it), or when `LOGCLASS_FORWARD_URL` is unset: "
+    "without a target, records are refused, never accepted and discarded.",
     openapi_extra={"requestBody": _BODY},
     responses={
         200: {
@@ -43,7 +45,10 @@ _BODY = {
         413: {"model": ErrorResponse, "description": "body or record count over a limit"},
         415: {"model": ErrorResponse, "description": "not protobuf or JSON, or unknown encoding"},
         502: {"model": ErrorResponse, "description": "the forward target refused the batch"},
-        503: {"model": ErrorResponse, "description": "target down or slow: retry after"},
+        503: {
+            "model": ErrorResponse,
+            "description": "target down or slow, or no LOGCLASS_FORWARD_URL: retry after",
+        },
     },
 )
 async def export_logs(
@@ -63,6 +68,14 @@ async def export_logs(
     fields = EventFields.from_settings(settings)
     every, classified, records = otlp.records_of(message, fields)
     check_limits(len(every), records, settings)
+    if every and not forwarder.enabled:  # a 200 would say the records are safe: they are not
+        registry.count("sidecar_batches", outcome="not_configured")
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "forwarding is not configured: set LOGCLASS_FORWARD_URL (a URL or 'stdout') for "
+            "/v1/logs to deliver enriched records; nothing was accepted, retry once it is set",
+            headers={"Retry-After": str(settings.forward_retry_after_seconds)},
+        )
 
     def apply(verdicts: list[Verdict]) -> Enriched:
         otlp.enrich(every, classified, verdicts)
