@@ -41,11 +41,12 @@ _ENRICHED = {
     "`log_class: {label, confidence, tier, template, reason}`, and forwards the batch to "
     "`LOGCLASS_FORWARD_URL` in the same framing. 2xx only after the target accepted it; "
     "503 with `Retry-After` while it is down or slow, so shippers retry. Events without a "
-    "message are passed through with reason `no_message`, never dropped.",
+    "message are passed through with reason `no_message`, never dropped; an NDJSON line that "
+    "is not a JSON event is carried on as a text event with reason `malformed_event`.",
     openapi_extra={"requestBody": _BODY},
     responses={
         200: _ENRICHED,
-        400: {"model": ErrorResponse, "description": "the body claims JSON and is not"},
+        400: {"model": ErrorResponse, "description": "a broken (or too deeply nested) JSON array"},
         413: {"model": ErrorResponse, "description": "body, events or message over a limit"},
         415: {"model": ErrorResponse, "description": "an unsupported Content-Encoding"},
         502: {"model": ErrorResponse, "description": "the forward target refused the batch"},
