@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from contextlib import ExitStack
 from typing import IO
 
+from pydantic import ValidationError
+
 from app import csv_io
 from app.cli_train import add_train_commands
 from app.settings import Settings
@@ -42,6 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args, settings)
     except (TaxonomyError, csv_io.CsvError) as exc:
         print(f"logclass: {exc}", file=sys.stderr)
+        return 2
+    except ValidationError as exc:  # a LOGCLASS_* variable that cannot be used
+        for error in exc.errors():
+            name = "LOGCLASS_" + "_".join(str(part) for part in error["loc"]).upper()
+            message = error["msg"].removeprefix("Value error, ")
+            print(f"logclass: {message if name in message else f'{name}: {message}'}",
+                  file=sys.stderr)
         return 2
 
 

@@ -108,3 +108,13 @@ async def test_train_then_eval_round_trip_on_a_small_generated_set(tmp_path: Pat
     report = await evaluate(Classifier(taxonomy, {"bert": tier}), read_labelled(held_out))
     assert report["lines"] == 90 and report["tiers"].get("bert", 0) > 45
     assert report["macro_f1"] > 0.5 and report["lines_per_second"] > 0
+
+
+def test_an_unusable_setting_stops_the_command_naming_the_variable(monkeypatch, capsys) -> None:
+    from app.cli import main
+
+    monkeypatch.setenv("LOGCLASS_PORT", "eighty")
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("logclass: LOGCLASS_PORT: Input should be a valid integer")
+    assert "Traceback" not in error
