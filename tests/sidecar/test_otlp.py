@@ -255,3 +255,28 @@ def test_otlp_json_is_read_as_json_loads_reads_it(body):
 def test_broken_otlp_json_is_malformed(body):
     with pytest.raises(MalformedBatch):
         decode_request(body, "application/json", max_records=10)
+
+
+async def test_hostile_body_of_empty_records_is_413_before_they_are_built(sidecar):
+    records = b"\x12\x00" * 1_000_000  # a million empty LogRecords, two bytes each
+    resource_logs = b"\x12" + _varint(len(records)) + records  # one ScopeLogs holds them
+    body = b"\x0a" + _varint(len(resource_logs)) + resource_logs
+    async with sidecar(max_lines=100) as http:
+        response = await http.post("/v1/logs", content=body, headers=PROTOBUF)
+        as_json = await http.post(
+            "/v1/logs",
+            content=b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[' + b"{}," * 500 + b"{}]}]}]}",
+            headers={"Content-Type": "application/json"},
+        )
+    assert response.status_code == 413
+    assert "more than 100 sent" in response.json()["detail"]
+    assert as_json.status_code == 413
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)

@@ -9,7 +9,7 @@ from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
 from app.schemas import ErrorResponse
 from app.sidecar import otlp
 from app.sidecar.delivery import ForwarderDep, check_limits, deliver, read_body
-from app.sidecar.events import EventFields, MalformedBatch
+from app.sidecar.events import EventFields, MalformedBatch, TooManyEvents
 from app.sidecar.render import Enriched
 from processors.records import Verdict
 
@@ -60,9 +60,13 @@ async def export_logs(
 ) -> Response:
     body = await read_body(request, settings.max_body_bytes)
     try:
-        message, encoding = otlp.decode_request(body, request.headers.get("content-type"))
+        message, encoding = otlp.decode_request(
+            body, request.headers.get("content-type"), settings.max_lines
+        )
     except otlp.UnsupportedMediaType as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
+    except TooManyEvents as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     except MalformedBatch as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     fields = EventFields.from_settings(settings)
