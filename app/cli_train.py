@@ -62,16 +62,20 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         return run_train_corpus(args, settings)
     from processors.bert import DEFAULT_THRESHOLD, load_encoder
     from processors.taxonomy import Taxonomy
-    from processors.training import train
+    from processors.training import train, training_rows
 
     threshold = next(t for t in (args.threshold, settings.bert_threshold, DEFAULT_THRESHOLD)
                      if t is not None)
     labels = Taxonomy.load(settings.taxonomy).label_names
     try:
+        rows, skipped = training_rows(args.data, labels)  # a bad file fails before the model
+        if skipped:
+            print(f"skipped {skipped} Unclassified row(s) of {args.data}", file=sys.stderr)
         print("loading the embedding model…", file=sys.stderr)
         encoder = load_encoder(settings.bert_model_path, settings.bert_threads)
         path, metrics = train(args.data, args.out, encoder, folds=args.folds, c=args.c,
-                              threshold=threshold, seed=args.seed, labels=labels, progress=True)
+                              threshold=threshold, seed=args.seed, labels=labels, progress=True,
+                              rows=rows)
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"logclass train: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ import numpy as np
 
 from processors import templates
 from processors.head import Head, save_head
+from processors.records import UNCLASSIFIED
 from processors.templates import mask
 
 REQUIRED_COLUMNS = ("source", "log_message", "target_label")
@@ -177,15 +178,30 @@ def classification_metrics(gold: Sequence[str], predicted: Sequence[str],
     }
 
 
+def training_rows(data: str | Path, labels: Sequence[str] | None = None
+                  ) -> tuple[list[LabelledLine], int]:
+    """The rows to train on and how many were skipped: ``Unclassified`` rows (what
+    ``logclass classify`` writes for lines no tier decided) teach nothing and are left out.
+    Raises ValueError naming labels outside ``labels``, before any model is loaded."""
+    rows = read_labelled(data)
+    kept = [row for row in rows if row.label != UNCLASSIFIED]
+    unknown = sorted({row.label for row in kept} - set(labels or ()))
+    if labels and unknown:
+        raise ValueError(f"{data}: label(s) {unknown} are not in the taxonomy {list(labels)}")
+    if not kept:
+        raise ValueError(f"{data}: every row is {UNCLASSIFIED}; nothing to train on")
+    return kept, len(rows) - len(kept)
+
+
 def train(data: str | Path, out_dir: str | Path, encoder: Any, folds: int = 5,
           c: float = 4.0, threshold: float = 0.5, seed: int = 0,
-          labels: Sequence[str] | None = None, progress: bool = False) -> tuple[Path, dict]:
-    """Train on a labelled CSV, cross-validate, write ``bert_head.npz`` + ``.json`` to out_dir."""
-    rows = read_labelled(data)
+          labels: Sequence[str] | None = None, progress: bool = False,
+          rows: list[LabelledLine] | None = None) -> tuple[Path, dict]:
+    """Train on a labelled CSV (or its ``rows`` from :func:`training_rows`), cross-validate,
+    write ``bert_head.npz`` + ``.json`` to out_dir."""
+    if rows is None:
+        rows, _ = training_rows(data, labels)
     labels = list(labels) if labels else sorted({row.label for row in rows})
-    unknown = sorted({row.label for row in rows} - set(labels))
-    if unknown:
-        raise ValueError(f"{data}: label(s) {unknown} are not in the taxonomy {labels}")
     masked = [mask(row.message) for row in rows]
     distinct = sorted(set(masked))
     vectors = embed(encoder, distinct, progress=progress)

@@ -118,3 +118,16 @@ def test_an_unusable_setting_stops_the_command_naming_the_variable(monkeypatch, 
     error = capsys.readouterr().err
     assert error.startswith("logclass: LOGCLASS_PORT: Input should be a valid integer")
     assert "Traceback" not in error
+
+
+def test_classify_output_trains_with_its_unclassified_rows_skipped(tmp_path: Path) -> None:
+    from processors.training import training_rows
+
+    data = write_csv(tmp_path / "classified.csv", [
+        ("app", "job 1 failed", "Error"), ("app", "odd thing", "Unclassified"),
+        ("app", "user bob logged in", "User Action")])
+    rows, skipped = training_rows(data, Taxonomy.load(DEFAULT_TAXONOMY_PATH).label_names)
+    assert skipped == 1 and [row.label for row in rows] == ["Error", "User Action"]
+    bad = write_csv(tmp_path / "bad.csv", [("app", "x", "Nonsense")])
+    with pytest.raises(ValueError, match=r"label\(s\) \['Nonsense'\] are not in the taxonomy"):
+        training_rows(bad, Taxonomy.load(DEFAULT_TAXONOMY_PATH).label_names)
