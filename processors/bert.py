@@ -88,6 +88,19 @@ def load_encoder(path: str | Path | None = None, threads: int = 0) -> Encoder:
     return Encoder(model, MODEL_ID if path is None else str(model_path))
 
 
+def model_identity(path: str | Path | None) -> str:
+    """What the model folder holds (file names, sizes, modification times), hashed: a model
+    replaced in place changes it, so cached labels of the old model are not served."""
+    try:
+        folder = Path(path) if path else default_model_path()
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        parts = [f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
+                 for p in files]
+    except OSError as exc:  # FileNotFoundError included: the load reports it
+        parts = [f"unreadable:{path}:{exc.__class__.__name__}"]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
 class BertTier:
     """The ``bert`` tier of the pipeline (see :class:`processors.records.Tier`)."""
 
@@ -107,6 +120,7 @@ class BertTier:
         max_wait_ms: float = 5.0,
         registry: MetricsRegistry | None = None,
         loader: Callable[[], Encoder] | None = None,
+        load_retry_seconds: float = 30.0,
     ) -> None:
         self.warmup = warmup
         self.registry = registry or MetricsRegistry()
@@ -122,8 +136,11 @@ class BertTier:
         self._loading: asyncio.Future[None] | None = None
         self._load_seconds: float | None = None
         self._error: str | None = None
+        self._load_failed_at: float | None = None  # a failed model load is retried after
+        self._load_retry = load_retry_seconds     # this long; a bad head file is final
         self.loads = 0
         self._masker = masker_sha256()
+        self._model_identity = model_identity(model_path)
         self.head: Head | None = None
         try:
             self.head = load_head(self.head_path)
@@ -164,8 +181,7 @@ class BertTier:
     @property
     def fingerprint(self) -> str:
         head = self.head.digest if self.head else "nohead"
-        model = str(self.model_path or MODEL_ID)
-        raw = f"{head}|{model}|{self.threshold:.6f}"
+        raw = f"{head}|{self._model_identity}|{self.threshold:.6f}"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
     async def start(self) -> None:
@@ -232,9 +248,15 @@ class BertTier:
     # -- loading ------------------------------------------------------------------------
 
     async def _ensure_loaded(self) -> MicroBatcher | None:
-        """Load once; concurrent callers share the one load. None when unavailable."""
-        if self._batcher is not None or self._error is not None:
+        """Load once; concurrent callers share the one load. None when unavailable (a
+        failed load is tried again once ``load_retry_seconds`` have passed)."""
+        if self._batcher is not None:
             return self._batcher
+        if self._error is not None:
+            failed_at = self._load_failed_at
+            if failed_at is None or time.monotonic() - failed_at < self._load_retry:
+                return None
+            self._error = self._load_failed_at = self._loading = None
         if self._loading is None or self._loading.get_loop() is not asyncio.get_running_loop():
             self._loading = asyncio.ensure_future(self._load())
         await asyncio.shield(self._loading)
@@ -250,6 +272,7 @@ class BertTier:
                 self.head.validate(dims=encoder.dims, where=str(self.head_path))
         except Exception as exc:  # any unreadable model must leave the service up
             self._error = f"cannot load the bert model or head: {exc}"
+            self._load_failed_at = time.monotonic()
             log.error("bert tier unavailable: %s", self._error)
             self.registry.observe("bert.load", time.perf_counter() - started, True)
             return

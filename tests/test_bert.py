@@ -47,6 +47,46 @@ def counting_loader(encoder: Encoder) -> tuple[list[int], object]:
     return calls, load
 
 
+class FlatEncoder:
+    """A stand-in model: the same unit vector for every text (no torch)."""
+
+    model_id, dims, max_tokens = "flat", 384, 128
+
+    def embed(self, texts):
+        return np.full((len(texts), self.dims), 384 ** -0.5, dtype=np.float32)
+
+
+async def test_a_failed_model_load_is_tried_again_after_the_retry_interval() -> None:
+    attempts: list[int] = []
+
+    def flaky() -> Encoder:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("model folder on a volume not mounted yet")
+        return FlatEncoder()  # type: ignore[return-value]
+
+    tier = BertTier(loader=flaky, threshold=0.0, load_retry_seconds=0.2)
+    first = await tier.decide(["worker <NUM> started"])
+    assert first[0].reason == "bert_unavailable" and tier.health()["status"] == "degraded"
+    assert (await tier.decide(["worker <NUM> started"]))[0].reason == "bert_unavailable"
+    assert attempts == [1]  # not before the interval
+    await asyncio.sleep(0.25)
+    again = await tier.decide(["worker <NUM> started"])
+    assert again[0].label is not None and tier.health()["status"] == "ok"
+    assert attempts == [1, 1]
+    await tier.aclose()
+
+
+def test_a_model_replaced_in_place_changes_the_fingerprint(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"v1 weights")
+    before = BertTier(model_path=model).fingerprint
+    assert BertTier(model_path=model).fingerprint == before
+    (model / "model.safetensors").write_bytes(b"v2 weights, longer")
+    assert BertTier(model_path=model).fingerprint != before
+
+
 def test_importing_the_tier_imports_neither_torch_nor_sklearn() -> None:
     code = ("import sys, processors.bert, app.cli_train; "
             "print('torch' in sys.modules or 'sklearn' in sys.modules)")
