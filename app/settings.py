@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     )
     llm_breaker_failures: int = Field(5, ge=1, description="consecutive failures that open it")
     llm_breaker_cooldown_seconds: float = Field(30.0, gt=0, description="open → half-open after")
+    llm_cache_ttl_seconds: float = Field(
+        86_400.0, gt=0, description="how long an LLM verdict is served from the cache"
+    )
 
     # -- cache (issue: template cache) ----------------------------------------------------
     cache_enabled: bool = True

@@ -41,3 +41,10 @@ def test_llm_verdicts_leave_the_disk_after_their_ttl(tmp_path):
 def test_the_llm_ttl_has_a_default_and_is_reported():
     stats = TemplateCache(None).stats()["l1"]
     assert stats["llm_ttl_seconds"] == 86_400.0
+
+
+def test_the_llm_ttl_is_a_setting(tmp_path) -> None:
+    from app.settings import Settings
+
+    settings = Settings(cache_dir=tmp_path, llm_cache_ttl_seconds=60)
+    assert TemplateCache.from_settings(settings).llm_ttl_seconds == 60
