@@ -3,10 +3,12 @@
 :class:`LlmClient` sends a chat-completion body and returns the answer's text, or raises
 :class:`LlmCallFailed`. Connection errors, timeouts, 429 (``Retry-After`` honoured,
 delta-seconds or HTTP-date) and 5xx are retried with exponential backoff and jitter,
-within ``max_retries`` and a per-call ``deadline``; a ``Retry-After`` past the deadline
-gives up at once. Those failures feed the :class:`CircuitBreaker`; a refused request
-(other 4xx) is neither retried nor counted against the server. At most
-``max_concurrency`` requests are in flight, over as many keep-alive connections.
+within ``max_retries`` and a per-call ``deadline`` (time on calls and back-off, not time
+queued for a slot); a ``Retry-After`` past the deadline gives up at once. Those failures
+feed the :class:`CircuitBreaker`; a refused request (other 4xx) is neither retried nor
+counted against the server. At most ``max_concurrency`` requests are in flight, over as
+many keep-alive connections; a call that gets no slot within ``queue_timeout`` fails
+without touching the breaker (:class:`LlmQueueTimeout`, counted in ``llm_queue_timeouts``).
 The API key goes in the ``Authorization`` header only.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 
 from monitoring import MetricsRegistry
-from processors.breaker import CircuitBreaker
+from processors.breaker import OPEN, CircuitBreaker
 
 
 class LlmCallFailed(Exception):
@@ -33,6 +35,10 @@ class LlmCallFailed(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+
+class LlmQueueTimeout(LlmCallFailed):
+    """No free slot in time: this process's own queue was too long; the server is not at fault."""
 
 
 class _Retryable(Exception):
@@ -55,9 +61,12 @@ class LlmClient:
         deadline: float = 60.0,
         max_retries: int = 2,
         backoff: float = 0.5,
+        queue_timeout: float | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.breaker = breaker
+        self.max_concurrency = max_concurrency
+        self.queue_timeout = deadline if queue_timeout is None else queue_timeout
         self.registry = registry
         self.timeout = timeout
         self.deadline = deadline
@@ -79,19 +88,27 @@ class LlmClient:
         )
 
     async def complete(self, body: dict[str, Any]) -> str:
-        """POST ``/chat/completions``; the answer's text ("" for a 200 without one)."""
-        loop = asyncio.get_running_loop()
-        give_up_at = loop.time() + self.deadline
+        """POST ``/chat/completions``; the answer's text ("" for a 200 without one).
+
+        The deadline counts time spent on calls and back-off only: waiting for one of the
+        ``max_concurrency`` slots is this process's own queue, bounded by ``queue_timeout``,
+        and running out of it (:class:`LlmQueueTimeout`) says nothing about the server, so
+        it never feeds the breaker.
+        """
+        spent = 0.0
         attempt = 0
         while True:
+            if self.breaker.state == OPEN:  # no point queueing for a slot
+                raise LlmCallFailed("circuit breaker open")
+            await self._take_slot()
             if not self.breaker.allow():
+                self._semaphore.release()
                 raise LlmCallFailed("circuit breaker open")
             started = time.perf_counter()
             try:
-                async with self._semaphore:
-                    budget = min(self.timeout, max(give_up_at - loop.time(), 0.001))
-                    async with asyncio.timeout(budget):
-                        response = await self._http.post("/chat/completions", json=body)
+                budget = min(self.timeout, max(self.deadline - spent, 0.001))
+                async with asyncio.timeout(budget):
+                    response = await self._http.post("/chat/completions", json=body)
                 content = _read(response)
             except _Retryable as exc:
                 error, retry_after = str(exc), exc.retry_after
@@ -106,13 +123,28 @@ class LlmClient:
                 self.registry.observe("llm.call", time.perf_counter() - started)
                 self.registry.count("llm_calls", outcome="ok")
                 return content
+            finally:
+                self._semaphore.release()
+                spent += time.perf_counter() - started
             self._failed(error, started)
             delay = max(self.backoff * 2**attempt * (0.5 + random.random()), retry_after or 0.0)
             attempt += 1
-            if attempt > self.max_retries or loop.time() + delay >= give_up_at:
+            if attempt > self.max_retries or spent + delay >= self.deadline:
                 raise LlmCallFailed(error)
             self.registry.count("llm_retries")
             await asyncio.sleep(delay)
+            spent += delay
+
+    async def _take_slot(self) -> None:
+        try:
+            async with asyncio.timeout(self.queue_timeout):
+                await self._semaphore.acquire()
+        except TimeoutError:
+            self.registry.count("llm_queue_timeouts")
+            raise LlmQueueTimeout(
+                f"no free LLM slot within {self.queue_timeout:g} s "
+                f"({self.max_concurrency} calls in flight)"
+            ) from None
 
     def _failed(self, error: str, started: float, server_down: bool = True) -> None:
         self.last_error = error

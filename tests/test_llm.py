@@ -309,3 +309,28 @@ async def test_api_key_is_sent_as_bearer_and_never_shown(make_tier) -> None:
         health = bad.health()
         assert "HTTP 401" in health["last_error"]
         assert (health["status"], health["breaker"]) == ("degraded", "closed")
+
+
+# -- our own queueing is not the server's fault (issue 15, item 7) -----------------------
+
+
+async def test_waiting_for_a_free_slot_does_not_eat_the_call_deadline(llm, make_tier) -> None:
+    llm.script(default="slow:400")
+    tier = make_tier(llm.url(), batch_size=1, max_concurrency=1, deadline=0.6, max_retries=0)
+    decisions = await tier.decide(TEMPLATES[:2])  # the second waits 0.4 s for the first
+    assert labels(decisions) == EXPECTED[:2]
+    assert counter(tier, "llm_calls", outcome="error") == 0
+    assert tier.breaker.consecutive_failures == 0
+
+
+async def test_a_local_queueing_timeout_is_not_a_server_failure(llm, make_tier) -> None:
+    llm.script(default="slow:400")
+    tier = make_tier(llm.url(), batch_size=1, max_concurrency=1, deadline=0.6,
+                     breaker_failures=1)  # fmt: skip
+    decisions = await tier.decide(TEMPLATES[:3])  # the third would wait 0.8 s for a slot
+    assert labels(decisions) == [*EXPECTED[:2], "llm_unavailable"]
+    assert llm.stats()["calls"] == 2  # the third never left the process
+    assert counter(tier, "llm_queue_timeouts") == 1
+    assert counter(tier, "llm_calls", outcome="error") == 0
+    health = tier.health()
+    assert (health["breaker"], health["consecutive_failures"]) == ("closed", 0)
