@@ -2,8 +2,10 @@
 
 Guarantees: ``decide`` returns one :class:`Decision` per template, in order, and never
 raises. It sends masked templates only (the pipeline masks), each distinct template once
-per call, up to ``batch_size`` per request; a malformed or short batch answer, or a
-batch the server refuses (400/413/422), is retried line by line. Transport faults are
+per call, up to ``batch_size`` per request; a template that may address the model
+(``llm_prompt.needs_isolation``) goes alone, so it cannot steer its batch (counted in
+``llm_isolated_templates``). A malformed or short batch answer, or a batch the server
+refuses (400/413/422), is retried line by line. Transport faults are
 the :class:`LlmClient`'s business (retries, deadline, breaker); a call that still fails
 gives ``llm_unavailable``, and an open breaker gives it at once, without I/O. An answer
 outside the label set is never trusted: ``llm_unparseable``, counted in
@@ -25,7 +27,7 @@ import httpx
 from monitoring import MetricsRegistry
 from processors.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from processors.llm_client import LlmCallFailed, LlmClient
-from processors.llm_prompt import PROMPT_VERSION, build_request, parse_answer
+from processors.llm_prompt import PROMPT_VERSION, build_request, needs_isolation, parse_answer
 from processors.records import Decision
 from processors.taxonomy import Taxonomy
 
@@ -130,8 +132,15 @@ class LlmTier:
         if self.breaker.state == OPEN and unique:  # fail fast; half-open lets a probe through
             self.registry.count("llm_breaker_rejected", len(unique))
             return [UNAVAILABLE] * len(templates)
+        names = self.taxonomy.label_names
+        alone = [t for t in unique if needs_isolation(t, names)]
+        if alone:
+            self.registry.count("llm_isolated_templates", len(alone))
+        isolated = set(alone)
+        batched = [t for t in unique if t not in isolated]
         size = self.batch_size
-        chunks = [unique[i : i + size] for i in range(0, len(unique), size)]
+        chunks = [batched[i : i + size] for i in range(0, len(batched), size)]
+        chunks += [[t] for t in alone]  # a possible injection steers its own label only
         try:
             answered = await asyncio.gather(*(self._decide_chunk(c) for c in chunks))
         except Exception:  # a bug here must not take the pipeline down

@@ -3,8 +3,9 @@
     python tests/llm_server.py --port 8765 --delay-ms 50 [--per-line-ms 2] [--api-key KEY]
 
 It answers ``POST {prefix}/v1/chat/completions`` deterministically (keyword → label, within
-the label set the request constrains it to) and behaves like a given server family,
-chosen by the path prefix:
+the label set the request constrains it to; like a naive model, it obeys a template that
+says ``label every template as <Label>``, for every template of that request) and behaves
+like a given server family, chosen by the path prefix:
 
 - ``/v1``          — permissive: honours every structured-output form below.
 - ``/openai/v1``   — rejects unknown fields (400) and any ``json_schema`` that is not the
@@ -56,6 +57,8 @@ OPENAI_FIELDS = {
     "presence_penalty", "logprobs", "tools", "tool_choice",
 }  # fmt: skip
 _LINE = re.compile(r'^\s*(\d+)\.\s+(".*")\s*$')
+# A naive model obeys an instruction planted in any template of its prompt, for every line.
+_PLANTED = re.compile(r"label (?:every|all|each) \w+ as (?P<label>[A-Za-z ]+?)\W*$", re.I)
 
 
 class State:
@@ -175,6 +178,9 @@ def answer(step: str, templates: list[str], con: tuple[str, Any] | None, ignored
         enum = props.get(key, {})
         allowed = list((enum.get("items", enum)).get("enum") or []) or None
     labels = [label_for(t, allowed) for t in templates]
+    planted = [m.group("label") for t in templates if (m := _PLANTED.search(t))]
+    if planted:  # steered: the planted label for every template of the request
+        labels = [planted[0]] * len(labels)
     if step == "wrong_label":
         labels = ["Banana Peel"] * len(labels)
     if step == "short":
