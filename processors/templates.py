@@ -135,6 +135,7 @@ _BEARER = re.compile(r"(?<![\w\-])(?:[Bb]earer|BEARER|Basic|basic) ++(?=[^\s<])[
 # capitals); CamelCase words have runs of lower case.
 _LONE_LOWER = re.compile(r"(?:^|[^a-z])[a-z](?![a-z])")
 _HEXWORD = re.compile(r"[a-fA-F]{16,}+")
+_JWT_OR_BASE64 = re.compile(r"eyJ[\w\-]++\.[\w\-]++\.[\w\-]++|[A-Za-z/]++\+[A-Za-z+/]++={0,2}+")
 # key=value; the callback masks the value when the key names an account or a machine.
 _KEY_VALUE = re.compile(rf"(?<![\w.\-])([A-Za-z][\w.\-]*+)=(?=[^\s<])[^{_D}]++")
 _KEY_PART = re.compile(r"[_.\-]")
@@ -328,6 +329,8 @@ def _random_word(core: str) -> str | None:
     if _HEXWORD.fullmatch(core):
         return "<HEX>"
     if core[0] not in "-_+" and len(_LONE_LOWER.findall(core)) >= 3:
+        return "<SECRET>"
+    if _JWT_OR_BASE64.fullmatch(core):  # "eyJ…" in three parts, or base64 with "+" inside
         return "<SECRET>"
     return None
 
