@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     bert_batch_size: int = Field(32, ge=1)
     bert_max_wait_ms: float = Field(5.0, ge=0.0)
     bert_max_batch_tokens: int = Field(2048, ge=16, description="padded tokens per batch")
+    bert_backend: Literal["torch", "torch-int8", "onnx", "onnx-int8"] | None = Field(
+        None, description="encoder runtime; unset: the measured winner for this machine"
+    )
+    bert_preload: bool = Field(
+        True, description="serve: load the model in the background right after start"
+    )
 
     # -- llm tier (issue: LLM tier) -------------------------------------------------------
     llm_base_url: str | None = None  # unset: the tier is off
@@ -77,6 +83,24 @@ class Settings(BaseSettings):
     cache_l1_ttl_seconds: float = Field(3600.0, gt=0, description="seconds in memory per template")
     cache_l2_size_limit_bytes: int = Field(
         256 * 1024 * 1024, ge=0, description="disk cache size limit; 0 = memory only"
+    )
+
+    redis_url: SecretStr | None = Field(
+        None, repr=False,
+        description="redis:// or rediss:// URL of the cache level all replicas share "
+        "(with corrections); unset: the per-process disk level",
+    )
+    redis_timeout_seconds: float = Field(0.25, gt=0, description="one Redis command")
+    redis_lease_seconds: float = Field(
+        10.0, gt=0, description="a replica classifying a new template holds it this long"
+    )
+
+    # -- operator loop (issue: operator loop) ---------------------------------------------
+    corrections_path: Path | None = Field(
+        None, description="operators' corrections (YAML); unset: corrections.yaml in cache_dir"
+    )
+    templates_top_k: int = Field(
+        1_000, ge=1, description="templates the /templates counters track (space-saving)"
     )
 
     # -- monitoring (issue: metrics) ------------------------------------------------------

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from monitoring import MetricsRegistry
@@ -82,29 +83,28 @@ class Classifier:
 
     async def classify(self, records: Sequence[LogRecord]) -> list[Verdict]:
         started = time.perf_counter()
-        verdicts: list[Verdict | None] = [None] * len(records)
-        pending, truncated, regex_lines = self._match_rules(records, verdicts)
-        outcomes = await self._decide(list(pending)) if pending else {}
-        lines_by_tier: Counter[str] = Counter({REGEX_TIER: regex_lines})
+        prepared = self.match_rules(records)
+        pending = prepared.pending
+        outcomes = await self.decide_templates(list(pending)) if pending else {}
+        verdicts = prepared.verdicts
+        lines_by_tier: Counter[str] = Counter({REGEX_TIER: prepared.regex_lines})
         cached_lines = 0
         for key, indexes in pending.items():
             outcome, cached = outcomes[key]
             lines_by_tier[outcome.tier] += len(indexes)
             cached_lines += len(indexes) if cached else 0
             for i in indexes:
-                reason = outcome.reason
-                if reason is None and i in truncated:
-                    reason = "truncated"
-                verdicts[i] = Verdict(
-                    outcome.label, outcome.confidence, outcome.tier, cached, key[1], reason
-                )
+                verdicts[i] = to_verdict(outcome, cached, key[1], i in prepared.truncated)
         self._report(len(records), lines_by_tier, cached_lines, time.perf_counter() - started)
         return verdicts  # type: ignore[return-value]  # every slot was filled above
 
-    def _match_rules(
-        self, records: Sequence[LogRecord], verdicts: list[Verdict | None]
-    ) -> tuple[dict[tuple[str, str], list[int]], set[int], int]:
-        """Fill in regex (and empty-line) verdicts; group the rest by ``(route, template)``."""
+    def match_rules(self, records: Sequence[LogRecord]) -> Prepared:
+        """Fill in regex (and empty-line) verdicts; group the rest by ``(route, template)``.
+
+        With :meth:`decide_templates` and :func:`to_verdict` this is :meth:`classify` in
+        parts, for callers that spread the parts over processes (``logclass backfill``).
+        """
+        verdicts: list[Verdict | None] = [None] * len(records)
         pending: dict[tuple[str, str], list[int]] = {}
         truncated: set[int] = set()
         seen: dict[tuple[str, str], tuple[str | None, str]] = {}  # exact repeats in the batch
@@ -130,7 +130,7 @@ class Classifier:
                 regex_lines += 1
             else:
                 pending.setdefault((route, template), []).append(i)
-        return pending, truncated, regex_lines
+        return Prepared(verdicts, pending, truncated, regex_lines)
 
     def _report(self, lines: int, by_tier: Counter[str], cached: int, seconds: float) -> None:
         """Line counts (not templates) per deciding tier, so operators see real traffic."""
@@ -144,10 +144,11 @@ class Classifier:
             self.registry.count("lines_decided_cached", cached)
         self.registry.observe("pipeline.classify", seconds)
 
-    async def _decide(
+    async def decide_templates(
         self, keys: list[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[Outcome, bool]]:
-        """Cache, then in-flight sharing, then the model tiers, for distinct keys."""
+        """``(outcome, cached)`` per distinct ``(route, template)``: cache, then in-flight
+        sharing, then the model tiers."""
         cache_keys = {key: self._cache_key(*key) for key in keys}
         hits = self.cache.get_many(list(cache_keys.values())) if self.cache is not None else {}
         result = {key: (hits[ckey], True) for key, ckey in cache_keys.items() if ckey in hits}
@@ -317,6 +318,27 @@ class Classifier:
         close_cache = getattr(self.cache, "close", None)
         if close_cache is not None:
             close_cache()
+
+
+@dataclass(slots=True)
+class Prepared:
+    """:meth:`Classifier.match_rules`' result: verdicts decided by rules (``None`` where a
+    model tier must decide), those lines' indexes by ``(route, template)``, the indexes of
+    truncated lines, and how many lines the regex rules decided."""
+
+    verdicts: list[Verdict | None]
+    pending: dict[tuple[str, str], list[int]]
+    truncated: set[int]
+    regex_lines: int
+
+
+def to_verdict(outcome: Outcome, cached: bool, template: str, truncated: bool) -> Verdict:
+    """A line's verdict from its template's outcome; a truncated line says so unless the
+    outcome has a reason of its own."""
+    reason = outcome.reason
+    if reason is None and truncated:
+        reason = "truncated"
+    return Verdict(outcome.label, outcome.confidence, outcome.tier, cached, template, reason)
 
 
 def _undecided(reason: str, cacheable: bool = True) -> Outcome:
