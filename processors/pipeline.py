@@ -13,16 +13,23 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from monitoring import MetricsRegistry
-from processors.records import UNCLASSIFIED, Decision, LogRecord, Outcome, Tier, Verdict
+from processors.corrections import CorrectionStore
+from processors.records import UNCLASSIFIED, LogRecord, Outcome, Tier, Verdict
 from processors.regex import RegexTier
 from processors.taxonomy import REGEX_TIER, Taxonomy
+from processors.template_stats import TemplateStats
 from processors.templates import mask
+from processors.tier_chain import TierChain
+
+T = TypeVar("T")
+OVERRIDE_TIER = "override"  # an operator's correction decided
+OFF_LOOP_LINES = 512  # batches longer than this are masked in a worker thread
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +52,24 @@ class Classifier:
         cache: VerdictCache | None = None,
         registry: MetricsRegistry | None = None,
         max_line_chars: int = 8_192,
+        corrections: CorrectionStore | None = None,
+        template_stats: TemplateStats | None = None,
     ) -> None:
         self.taxonomy = taxonomy
         self.regex = RegexTier(taxonomy.rules_on("line"))
-        self.template_rules = RegexTier(taxonomy.rules_on("template"))
         self.tiers: dict[str, Tier] = dict(tiers or {})
         self.cache = cache
         self.registry = registry or MetricsRegistry()
         self.max_line_chars = max_line_chars
+        self.chain = TierChain(taxonomy, self.tiers, self.registry)
+        self.corrections = corrections
+        self.template_stats = template_stats if template_stats is not None else TemplateStats()
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
         # Its own thread (started on first use): sqlite takes one writer at a time anyway.
         self._cache_writer = ThreadPoolExecutor(1, thread_name_prefix="logclass-cache-write")
+        # Lookups that may touch the disk or Redis, leases, and masking of big batches:
+        # off the event loop, so health and small requests keep answering.
+        self._workers = ThreadPoolExecutor(2, thread_name_prefix="logclass-pipeline")
         self._route_fingerprints = {
             route: self._fingerprint(route_tiers) for route, route_tiers in taxonomy.routes.items()
         }
@@ -77,13 +91,25 @@ class Classifier:
             "llm": LlmTier.from_settings(settings, taxonomy, registry),
         }
         cache = TemplateCache.from_settings(settings, registry)
-        return cls(taxonomy, tiers, cache, registry, max_line_chars=settings.max_line_chars)
+        corrections = CorrectionStore(
+            settings.corrections_path or settings.cache_dir / "corrections.yaml",
+            taxonomy.label_names,
+        )
+        stats = TemplateStats(settings.templates_top_k)
+        return cls(
+            taxonomy, tiers, cache, registry, max_line_chars=settings.max_line_chars,
+            corrections=corrections, template_stats=stats,
+        )
 
     # -- the hot path -------------------------------------------------------------------
 
     async def classify(self, records: Sequence[LogRecord]) -> list[Verdict]:
         started = time.perf_counter()
-        prepared = self.match_rules(records)
+        if len(records) > OFF_LOOP_LINES:  # masking a big batch takes milliseconds of CPU
+            loop = asyncio.get_running_loop()
+            prepared = await loop.run_in_executor(self._workers, self.match_rules, records)
+        else:
+            prepared = self.match_rules(records)
         pending = prepared.pending
         outcomes = await self.decide_templates(list(pending)) if pending else {}
         verdicts = prepared.verdicts
@@ -95,6 +121,11 @@ class Classifier:
             cached_lines += len(indexes) if cached else 0
             for i in indexes:
                 verdicts[i] = to_verdict(outcome, cached, key[1], i in prepared.truncated)
+        self.template_stats.record(
+            [(key, len(indexes), outcomes[key][0]) for key, indexes in pending.items()]
+            + [(key, n, Outcome(label, 1.0, REGEX_TIER, None))
+               for key, (label, n) in prepared.regex_templates.items()]
+        )
         self._report(len(records), lines_by_tier, cached_lines, time.perf_counter() - started)
         return verdicts  # type: ignore[return-value]  # every slot was filled above
 
@@ -108,7 +139,11 @@ class Classifier:
         pending: dict[tuple[str, str], list[int]] = {}
         truncated: set[int] = set()
         seen: dict[tuple[str, str], tuple[str | None, str]] = {}  # exact repeats in the batch
+        regex_templates: dict[tuple[str, str], list[Any]] = {}  # key -> [label, lines]
         regex_lines = 0
+        corrected = self.corrections
+        if corrected is not None and not corrected.active():
+            corrected = None
         for i, record in enumerate(records):
             message = record.message
             if len(message) > self.max_line_chars:
@@ -122,15 +157,20 @@ class Classifier:
             if known is None:
                 uses_regex = self.taxonomy.routes[route][:1] == (REGEX_TIER,)
                 label = self.regex.match(message) if uses_regex else None
-                known = seen[(route, message)] = (label, mask(message))
+                template = mask(message)
+                if corrected is not None and corrected.label_for(route, template) is not None:
+                    label = None  # an operator's correction outranks the rules
+                known = seen[(route, message)] = (label, template)
             label, template = known
             if label is not None:
                 reason = "truncated" if i in truncated else None
                 verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason)
                 regex_lines += 1
+                counted = regex_templates.setdefault((route, template), [label, 0])
+                counted[1] += 1
             else:
                 pending.setdefault((route, template), []).append(i)
-        return Prepared(verdicts, pending, truncated, regex_lines)
+        return Prepared(verdicts, pending, truncated, regex_lines, regex_templates)
 
     def _report(self, lines: int, by_tier: Counter[str], cached: int, seconds: float) -> None:
         """Line counts (not templates) per deciding tier, so operators see real traffic."""
@@ -147,11 +187,18 @@ class Classifier:
     async def decide_templates(
         self, keys: list[tuple[str, str]]
     ) -> dict[tuple[str, str], tuple[Outcome, bool]]:
-        """``(outcome, cached)`` per distinct ``(route, template)``: cache, then in-flight
-        sharing, then the model tiers."""
+        """``(outcome, cached)`` per distinct ``(route, template)``: an operator's correction,
+        then the cache, then in-flight sharing, then the model tiers."""
+        result: dict[tuple[str, str], tuple[Outcome, bool]] = {}
+        if self.corrections is not None and self.corrections.active():
+            for key in keys:
+                label = self.corrections.label_for(*key)
+                if label is not None:
+                    result[key] = (Outcome(label, 1.0, OVERRIDE_TIER, None, False), False)
+            keys = [key for key in keys if key not in result]
         cache_keys = {key: self._cache_key(*key) for key in keys}
-        hits = self.cache.get_many(list(cache_keys.values())) if self.cache is not None else {}
-        result = {key: (hits[ckey], True) for key, ckey in cache_keys.items() if ckey in hits}
+        hits = await self._cached(list(cache_keys.values()))
+        result.update({key: (hits[ck], True) for key, ck in cache_keys.items() if ck in hits})
         todo = [key for key in keys if key not in result]
         while todo:  # more than once only when the request computing a shared key went away
             waiting: dict[tuple[str, str], asyncio.Future[Outcome]] = {}
@@ -163,8 +210,7 @@ class Classifier:
                 else:
                     mine[key] = self._inflight[ckey] = asyncio.get_running_loop().create_future()
             if mine:
-                for key, outcome in (await self._compute(mine, cache_keys)).items():
-                    result[key] = (outcome, False)
+                result.update(await self._compute(mine, cache_keys))
             todo = []
             for key, future in waiting.items():
                 outcome = await asyncio.shield(future)
@@ -174,31 +220,79 @@ class Classifier:
                     result[key] = (outcome, False)
         return result
 
+    async def _cached(self, ckeys: list[str]) -> dict[str, Outcome]:
+        """Memory on the loop; what memory misses from the disk or Redis, in a thread."""
+        if self.cache is None or not ckeys:
+            return {}
+        get_memory = getattr(self.cache, "get_memory", None)
+        if get_memory is None:  # a plain VerdictCache: in memory, cheap
+            return self.cache.get_many(ckeys)
+        hits: dict[str, Outcome] = get_memory(ckeys)
+        missing = [ck for ck in ckeys if ck not in hits]
+        if missing:
+            hits.update(await self._off_loop(self.cache.get_many, missing))
+        return hits
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._workers, fn, *args)
+
     async def _compute(
         self,
         mine: dict[tuple[str, str], asyncio.Future[Outcome]],
         cache_keys: dict[tuple[str, str], str],
-    ) -> dict[tuple[str, str], Outcome]:
+    ) -> dict[tuple[str, str], tuple[Outcome, bool]]:
         """Run the tiers for the keys this request owns and share the outcomes.
 
+        With a cache shared by replicas, a key another replica is classifying (it holds the
+        lease) is awaited from the cache instead, for a bounded time, then computed here.
         Cancelled mid-way (client gone, shutdown timeout), it tells the requests sharing
         these keys that nobody computes them any more, and each of those computes them
         itself: a cancelled request never hands its ``cancelled`` to another.
         """
+        leased: list[str] = []
         try:
-            computed = await self._run_tiers(list(mine))
-            for key, outcome in computed.items():
+            from_others, leased = await self._from_other_replicas(list(mine), cache_keys)
+            computed = await self.chain.run([key for key in mine if key not in from_others])
+            for key, outcome in (from_others | computed).items():
                 mine[key].set_result(outcome)  # the sharers need not wait for the disk
             fresh = {cache_keys[k]: o for k, o in computed.items() if o.cacheable}
             if self.cache is not None and fresh:
                 await self._write_cache(fresh)
-            return computed
+            return {key: (o, True) for key, o in from_others.items()} | {
+                key: (o, False) for key, o in computed.items()
+            }
         finally:
             for key, future in mine.items():
                 if self._inflight.get(cache_keys[key]) is future:
                     del self._inflight[cache_keys[key]]
                 if not future.done():
                     future.set_result(_ABANDONED)
+            if leased:  # on the writer thread, so it drops only after the write landed
+                self._submit_write(self.cache.release, leased)  # type: ignore[union-attr]
+
+    async def _from_other_replicas(
+        self, keys: list[tuple[str, str]], cache_keys: dict[tuple[str, str], str]
+    ) -> tuple[dict[tuple[str, str], Outcome], list[str]]:
+        """Outcomes other replicas computed meanwhile, and the leases this one now holds."""
+        lease = getattr(self.cache, "lease", None)
+        if lease is None:
+            return {}, []
+        held: set[str] = await self._off_loop(lease, [cache_keys[k] for k in keys])
+        others = [k for k in keys if cache_keys[k] not in held]
+        found: dict[str, Outcome] = {}
+        if others:
+            wait = self.cache.wait_for  # type: ignore[union-attr]
+            timeout = getattr(self.cache, "lease_seconds", 10.0)
+            found = await self._off_loop(wait, [cache_keys[k] for k in others], timeout)
+        if found:
+            self.registry.count("templates_from_replicas", len(found))
+        return {k: found[cache_keys[k]] for k in others if cache_keys[k] in found}, list(held)
+
+    def _submit_write(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self._cache_writer.submit(fn, *args)
+        except RuntimeError:  # the executor was shut down (closing): skip, it is a cache
+            log.debug("cache call %s skipped: closing", getattr(fn, "__name__", fn))
 
     async def _write_cache(self, fresh: dict[str, Outcome]) -> None:
         """Disk writes run on the cache's own thread, never behind the default executor
@@ -209,79 +303,6 @@ class Classifier:
             await loop.run_in_executor(self._cache_writer, self.cache.set_many, fresh)
         except RuntimeError:  # the executor was shut down (closing): skip, it is a cache
             log.debug("cache write of %d outcomes skipped: closing", len(fresh))
-
-    async def _run_tiers(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
-        by_route: dict[str, list[str]] = {}
-        for route, template in keys:
-            by_route.setdefault(route, []).append(template)
-        routed = await asyncio.gather(
-            *(self._run_route(route, templates) for route, templates in by_route.items())
-        )
-        return {
-            (route, template): outcome
-            for (route, templates), outcomes in zip(by_route.items(), routed, strict=True)
-            for template, outcome in zip(templates, outcomes, strict=True)
-        }
-
-    async def _run_route(self, route: str, templates: list[str]) -> list[Outcome]:
-        """Each model tier of the route sees only what earlier tiers left undecided."""
-        outcomes: list[Outcome | None] = [None] * len(templates)
-        reasons: list[str] = ["no_model_tier"] * len(templates)
-        cacheable = [True] * len(templates)
-        undecided = list(range(len(templates)))
-        if self.taxonomy.routes[route][:1] == (REGEX_TIER,) and len(self.template_rules):
-            undecided = self._match_template_rules(templates, outcomes)
-        for name in self.taxonomy.routes[route]:
-            if name == REGEX_TIER or not undecided:
-                continue
-            decisions = await self._call_tier(name, [templates[i] for i in undecided])
-            still: list[int] = []
-            for i, decision in zip(undecided, decisions, strict=True):
-                cacheable[i] = cacheable[i] and decision.cacheable
-                if decision.label is None:
-                    reasons[i] = decision.reason or f"{name}_undecided"
-                    still.append(i)
-                else:
-                    outcomes[i] = Outcome(
-                        decision.label, decision.confidence, name, decision.reason, cacheable[i]
-                    )
-            self.registry.count("templates_decided", len(undecided) - len(still), tier=name)
-            undecided = still
-        for i in undecided:
-            outcomes[i] = _undecided(reasons[i], cacheable[i])
-        self.registry.count("templates_decided", len(undecided), tier="none")
-        return outcomes  # type: ignore[return-value]
-
-    def _match_template_rules(self, templates: list[str], outcomes: list[Outcome | None]
-                              ) -> list[int]:
-        """Decide by the ``match: template`` rules; the indexes they leave undecided."""
-        undecided = []
-        for i, template in enumerate(templates):
-            label = self.template_rules.match(template)
-            if label is None:
-                undecided.append(i)
-            else:
-                outcomes[i] = Outcome(label, 1.0, REGEX_TIER, None)
-        if len(undecided) < len(templates):
-            self.registry.count("templates_decided", len(templates) - len(undecided),
-                                tier=REGEX_TIER)
-        return undecided
-
-    async def _call_tier(self, name: str, templates: list[str]) -> list[Decision]:
-        tier = self.tiers.get(name)
-        if tier is None:
-            return [Decision(None, reason=f"{name}_unavailable", cacheable=False)] * len(templates)
-        started = time.perf_counter()
-        try:
-            decisions = await tier.decide(templates)
-            if len(decisions) != len(templates):
-                raise RuntimeError(f"{name}: {len(decisions)} decisions for {len(templates)} lines")
-        except Exception:
-            log.exception("tier %s failed on a batch of %d templates", name, len(templates))
-            self.registry.observe("tier.decide", time.perf_counter() - started, True, tier=name)
-            return [Decision(None, reason=f"{name}_error", cacheable=False)] * len(templates)
-        self.registry.observe("tier.decide", time.perf_counter() - started, tier=name)
-        return decisions
 
     # -- keys, health, lifecycle --------------------------------------------------------
 
@@ -302,6 +323,8 @@ class Classifier:
             components[name] = tier.health()
         cache_health = getattr(self.cache, "health", None)
         components["cache"] = cache_health() if cache_health else {"status": "disabled"}
+        if self.corrections is not None:
+            components["corrections"] = self.corrections.health()
         return components
 
     async def start(self) -> None:
@@ -313,6 +336,7 @@ class Classifier:
 
     async def aclose(self) -> None:
         self._cache_writer.shutdown(wait=False, cancel_futures=True)
+        self._workers.shutdown(wait=False, cancel_futures=True)
         for tier in self.tiers.values():
             await tier.aclose()
         close_cache = getattr(self.cache, "close", None)
@@ -330,6 +354,7 @@ class Prepared:
     pending: dict[tuple[str, str], list[int]]
     truncated: set[int]
     regex_lines: int
+    regex_templates: dict[tuple[str, str], list[Any]]  # (route, template) -> [label, lines]
 
 
 def to_verdict(outcome: Outcome, cached: bool, template: str, truncated: bool) -> Verdict:
@@ -341,8 +366,5 @@ def to_verdict(outcome: Outcome, cached: bool, template: str, truncated: bool) -
     return Verdict(outcome.label, outcome.confidence, outcome.tier, cached, template, reason)
 
 
-def _undecided(reason: str, cacheable: bool = True) -> Outcome:
-    return Outcome(UNCLASSIFIED, None, "none", reason, cacheable)
-
-
-_ABANDONED = _undecided("cancelled", cacheable=False)  # by identity: "compute it yourself"
+# by identity: "the request computing this went away; compute it yourself"
+_ABANDONED = Outcome(UNCLASSIFIED, None, "none", "cancelled", cacheable=False)
