@@ -17,7 +17,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from app import package_version
 from app.api.deps import API_TOKEN_RESPONSES, ApiTokenDep
 from app.api.routes import cache as cache_routes
-from app.api.routes import classify, health, ingest, metrics, otlp, pages, performance
+from app.api.routes import (
+    classify,
+    corrections,
+    health,
+    ingest,
+    metrics,
+    otlp,
+    pages,
+    performance,
+    templates,
+)
 from app.docs import install_offline_docs
 from app.http_metrics import HttpMetricsMiddleware
 from app.overload import OVERLOAD_RESPONSES, ConcurrencyLimitMiddleware
@@ -91,7 +101,11 @@ def create_app(
     posted = {**_UNREADABLE_BODY, **OVERLOAD_RESPONSES, **(API_TOKEN_RESPONSES if token else {})}
     for router in (classify.router, ingest.router):  # what shippers and clients post to
         app.include_router(router, prefix=API_PREFIX, dependencies=token, responses=posted)
-    for router in (health.router, performance.router, cache_routes.router):
+    reads = API_TOKEN_RESPONSES if token else {}
+    for router in (templates.router, corrections.router):  # what flows, what was corrected
+        app.include_router(router, prefix=API_PREFIX, dependencies=token, responses=reads)
+    routers = (health.router, performance.router, cache_routes.router, corrections.admin_router)
+    for router in routers:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(classify.compat_router, dependencies=token, responses=posted)
     app.include_router(otlp.router, dependencies=token, responses=posted)

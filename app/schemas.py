@@ -41,7 +41,9 @@ class ClassifyRequest(BaseModel):
 class VerdictOut(BaseModel):
     label: str = Field(description="a taxonomy label, or 'Unclassified'")
     confidence: float | None = Field(description="0..1, null where the tier has none")
-    tier: Literal["regex", "bert", "llm", "none"]
+    tier: Literal["regex", "override", "bert", "llm", "none"] = Field(
+        description="what decided: a rule, an operator's correction, a model, or none"
+    )
     cached: bool
     template: str = Field(description="the line with its variable parts masked")
     reason: str | None = Field(None, description="why a line ended Unclassified or fell back")

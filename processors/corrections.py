@@ -137,7 +137,7 @@ class CorrectionStore:
         assert self.path is not None
         try:
             stat = self.path.stat()
-        except FileNotFoundError:
+        except OSError:  # missing (or unreachable: the first write will say why)
             return None
         return stat.st_mtime_ns, stat.st_size
 

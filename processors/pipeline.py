@@ -172,6 +172,10 @@ class Classifier:
                 pending.setdefault((route, template), []).append(i)
         return Prepared(verdicts, pending, truncated, regex_lines, regex_templates)
 
+    def key_for(self, record: LogRecord) -> tuple[str, str]:
+        """The ``(route, template)`` a line is classified under (what a correction names)."""
+        return self.taxonomy.route_for(record.source), mask(record.message[: self.max_line_chars])
+
     def _report(self, lines: int, by_tier: Counter[str], cached: int, seconds: float) -> None:
         """Line counts (not templates) per deciding tier, so operators see real traffic."""
         self.registry.count("lines_classified", lines)

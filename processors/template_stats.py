@@ -65,6 +65,15 @@ class TemplateStats:
                 entry.count += lines
                 entry.last_seen = now
 
+    def relabel(self, key: tuple[str, str], outcome: Outcome) -> None:
+        """Show a new verdict for a tracked template at once (an operator corrected it)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.label, entry.confidence, entry.tier = (
+                    outcome.label, outcome.confidence, outcome.tier
+                )
+
     def _make_room(self) -> int:
         """Drop the least-seen tenth; the count a newcomer may have had unseen."""
         drop = max(1, self.capacity // 10)
