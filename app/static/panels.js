@@ -56,6 +56,9 @@ const DETAILS = {
     c.consecutive_failures ? `${c.consecutive_failures} consecutive failures` : null,
     c.last_error,
   ],
+  corrections: (c) => [
+    `${c.corrections ?? "?"} operator correction${c.corrections === 1 ? "" : "s"}`, c.last_error,
+  ],
   cache: (c) => [
     c.status === "disabled" ? "caching off (LOGCLASS_CACHE_ENABLED=false)"
       : c.l2 === "off" ? "memory only" : `disk level ${c.l2 ?? "?"}`,
@@ -101,4 +104,62 @@ export function renderVerdicts(tbody, lines, results) {
     tr.dataset.tier = r.tier;
     return tr;
   }));
+}
+
+function button(text, action, title) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = text;
+  b.dataset.action = action;
+  b.title = title;
+  return b;
+}
+
+/** The label picker and buttons of one Templates row: the current label preselected (a
+ * placeholder when it is none of `labels`), and "undo" where an operator's correction holds. */
+function correctionCell(t, labels, corrected) {
+  const picker = document.createElement("select");
+  picker.className = "label-choice";
+  picker.setAttribute("aria-label", `label for ${t.template}`);
+  const current = corrected || t.label;
+  if (!labels.includes(current)) picker.append(new Option("choose…", "", true, true));
+  picker.append(...labels.map((name) => new Option(name, name, false, name === current)));
+  picker.dataset.current = picker.value;
+  const td = cell("", "correct");
+  td.append(picker, button("correct", "correct", "give every line of this template this label"));
+  if (corrected) {
+    td.append(button("undo", "undo", `remove the correction to ${corrected}`));
+  }
+  return td;
+}
+
+/** The Templates table: one row per template, most seen first. `corrections` maps
+ * `route + "\n" + template` to the operator's label. */
+export function renderTemplates(tbody, templates, labels, corrections) {
+  tbody.replaceChildren(...templates.map((t) => {
+    const corrected = corrections.get(`${t.route}\n${t.template}`);
+    const seen = t.last_seen ? new Date(t.last_seen) : null;
+    const last = cell(seen ? seen.toLocaleTimeString() : null, "num");
+    if (seen) last.title = t.last_seen;
+    const label = cell(t.label, "label");
+    if (corrected && corrected !== t.label) {
+      const next = document.createElement("span");
+      next.className = "muted";
+      next.textContent = ` → ${corrected} from its next line`;
+      label.append(next);
+    }
+    const tr = row(
+      cell(t.route, "route"), cell(t.template, "template"), label, cell(t.tier, "tier"),
+      cell(t.confidence === null ? null : formatNumber(t.confidence, 3), "num"),
+      cell(t.count, "num"), last, correctionCell(t, labels, corrected),
+    );
+    Object.assign(tr.dataset, { route: t.route, template: t.template, label: t.label, tier: t.tier });
+    if (corrected) tr.dataset.corrected = corrected;
+    return tr;
+  }));
+  if (!templates.length) {
+    const empty = cell("no templates match yet: classify some lines", "muted");
+    empty.colSpan = 8;
+    tbody.replaceChildren(row(empty));
+  }
 }
