@@ -38,6 +38,9 @@ def add_train_commands(subparsers: Any) -> None:
                        help="default: LOGCLASS_BERT_THRESHOLD, else 0.5 (with --corpus: the "
                        "calibrated one)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--corrections", type=Path,
+                       help="operators' corrections (LOGCLASS_CORRECTIONS_PATH's YAML) to "
+                       "learn from too, so similar templates follow them")
     train.set_defaults(run=run_train)
 
     evaluate = subparsers.add_parser("eval", help="score the full pipeline on a labelled CSV")
@@ -62,7 +65,7 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         return run_train_corpus(args, settings)
     from processors.bert import DEFAULT_THRESHOLD, load_encoder
     from processors.taxonomy import Taxonomy
-    from processors.training import train, training_rows
+    from processors.training import LabelledLine, train, training_rows
 
     threshold = next(t for t in (args.threshold, settings.bert_threshold, DEFAULT_THRESHOLD)
                      if t is not None)
@@ -71,11 +74,13 @@ def run_train(args: argparse.Namespace, settings: Settings) -> int:
         rows, skipped = training_rows(args.data, labels)  # a bad file fails before the model
         if skipped:
             print(f"skipped {skipped} Unclassified row(s) of {args.data}", file=sys.stderr)
+        corrected = _corrections(args, labels)
+        rows += [LabelledLine(c.route, c.template, c.label) for c in corrected]
         print("loading the embedding model…", file=sys.stderr)
         encoder = load_encoder(settings.bert_model_path, settings.bert_threads)
         path, metrics = train(args.data, args.out, encoder, folds=args.folds, c=args.c,
                               threshold=threshold, seed=args.seed, labels=labels, progress=True,
-                              rows=rows)
+                              rows=rows, notes={"corrections": len(corrected)})
     except (OSError, ValueError, RuntimeError) as exc:
         print(f"logclass train: {exc}", file=sys.stderr)
         return 2
@@ -156,7 +161,7 @@ def _default_recipe(args: argparse.Namespace, settings: Settings, command: str) 
 def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> Any:
     """(lines, held-out systems, labels, memoised embed) or None after saying what is wrong."""
     from processors.bert import load_encoder
-    from processors.corpus import held_out_systems, load_corpus
+    from processors.corpus import CorpusLine, held_out_systems, load_corpus
     from processors.taxonomy import Taxonomy
     from processors.training import EmbeddingMemo
 
@@ -166,6 +171,12 @@ def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> 
         return None
     labels = list(Taxonomy.load(settings.taxonomy).label_names)
     lines = load_corpus(args.loghub)
+    try:
+        lines += [CorpusLine(CORRECTIONS_SYSTEM, c.route, c.template, c.label)
+                  for c in _corrections(args, labels)]
+    except (OSError, ValueError) as exc:
+        print(f"logclass {command}: {exc}", file=sys.stderr)
+        return None
     unknown = sorted({line.label for line in lines} - set(labels))
     if unknown:
         print(f"logclass {command}: corpus label(s) {unknown} are not in the taxonomy",
@@ -174,6 +185,23 @@ def _load_corpus(args: argparse.Namespace, settings: Settings, command: str) -> 
     print("loading the embedding model…", file=sys.stderr)
     encoder = load_encoder(settings.bert_model_path, settings.bert_threads)
     return lines, held_out_systems(lines), labels, EmbeddingMemo(encoder)
+
+
+# a captured-real-logs system to leave-one-system-out: held out (and scored) once operators
+# have corrected enough templates, like any captured program
+CORRECTIONS_SYSTEM = "real:operator-corrections"
+
+
+def _corrections(args: argparse.Namespace, labels: Any) -> list[Any]:
+    """The corrections file's entries (``--corrections``), validated against the labels."""
+    path = getattr(args, "corrections", None)
+    if path is None:
+        return []
+    from processors.corrections import CorrectionStore
+
+    if not path.is_file():
+        raise ValueError(f"{path}: no such corrections file")
+    return CorrectionStore(path, labels).all()
 
 
 def _taxonomy_rules(settings: Settings) -> Any:

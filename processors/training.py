@@ -196,7 +196,8 @@ def training_rows(data: str | Path, labels: Sequence[str] | None = None
 def train(data: str | Path, out_dir: str | Path, encoder: Any, folds: int = 5,
           c: float = 4.0, threshold: float = 0.5, seed: int = 0,
           labels: Sequence[str] | None = None, progress: bool = False,
-          rows: list[LabelledLine] | None = None) -> tuple[Path, dict]:
+          rows: list[LabelledLine] | None = None, notes: dict[str, Any] | None = None,
+          ) -> tuple[Path, dict]:
     """Train on a labelled CSV (or its ``rows`` from :func:`training_rows`), cross-validate,
     write ``bert_head.npz`` + ``.json`` to out_dir."""
     if rows is None:
@@ -222,5 +223,6 @@ def train(data: str | Path, out_dir: str | Path, encoder: Any, folds: int = 5,
         "masker_sha256": masker_sha256(),
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "metrics": metrics,
+        **(notes or {}),
     })
     return path, metrics

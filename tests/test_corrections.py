@@ -109,3 +109,23 @@ async def test_template_counts_follow_traffic_with_their_verdicts(tmp_path):
     low = classifier.template_stats.top(max_confidence=0.5)
     assert [r["template"] for r in low] == ["zzz"]
     await classifier.aclose()
+
+
+def test_train_learns_from_corrections_and_refuses_a_bad_file_first(tmp_path, capsys):
+    from app.cli import main
+    from processors import synthetic
+    from processors.head import load_head
+    from tests.test_training import write_csv
+
+    data = write_csv(tmp_path / "train.csv", synthetic.generate(90, seed=5, part="train"))
+    store = CorrectionStore(tmp_path / "corrections.yaml", LABELS)
+    store.add("default", "vault seal <NUM> rotated by operator", "Security Alert")
+    store.add("default", "quota of tenant <NUM> at <NUM> percent", "Resource Usage")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {route: default, template: t, label: Nonsense}\n")
+    args = ["train", "--data", str(data), "--out", str(tmp_path / "head"), "--folds", "1"]
+    assert main([*args, "--corrections", str(bad)]) == 2
+    assert "Nonsense" in capsys.readouterr().err
+    assert main([*args, "--corrections", str(store.path)]) == 0
+    metadata = load_head(tmp_path / "head" / "bert_head.npz").metadata
+    assert metadata["corrections"] == 2 and metadata["training_lines"] == 92
