@@ -89,7 +89,7 @@ export function ratioBars(svg, rows) {
   const { width } = viewBox(svg);
   const rowHeight = 26;
   const labelWidth = 44;
-  const barWidth = width - labelWidth - 110;
+  const barWidth = width - labelWidth - 140; // room for "91.8 % (4706/5129)"
   svg.setAttribute("viewBox", `0 0 ${width} ${Math.max(1, rows.length) * rowHeight + 4}`);
   svg.replaceChildren();
   svg.dataset.empty = String(rows.length === 0);
