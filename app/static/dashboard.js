@@ -23,6 +23,7 @@ const rates = []; // {t: seconds since page load, v: lines per second}
 let previous = null; // {uptime, total} of the last stats seen
 let headLabels = []; // the taxonomy's labels, as the BERT head in /health lists them
 let templatesLoading = false;
+let templatesStale = false; // a forced reload asked for while one was under way
 
 async function getJson(url) {
   const response = await fetch(url, { cache: "no-store", headers: { Accept: "application/json" } });
@@ -200,6 +201,7 @@ function pickingLabel() {
 }
 
 async function loadTemplates({ force = false } = {}) {
+  if (templatesLoading) templatesStale ||= force;
   if (templatesLoading || (!force && pickingLabel())) return;
   templatesLoading = true;
   try {
@@ -209,7 +211,7 @@ async function loadTemplates({ force = false } = {}) {
     if (list.status !== 200) {
       const why = list.status === 401 ? "the service wants its API token (LOGCLASS_API_TOKEN)"
         : errorMessage(list.status, list.body);
-      sayTemplates(`cannot list templates: ${why}`, "error");
+      sayTemplates(`cannot list templates: ${why}`, "error-list");
       return;
     }
     const byKey = new Map((corrections?.status === 200 ? corrections.body.corrections : [])
@@ -224,6 +226,10 @@ async function loadTemplates({ force = false } = {}) {
     sayTemplates(`cannot reach the service: ${error.message}`, "error-list");
   } finally {
     templatesLoading = false;
+    if (templatesStale) {
+      templatesStale = false;
+      loadTemplates({ force: true }); // what it fetched may predate a correction
+    }
   }
 }
 
