@@ -15,6 +15,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
+from app.admission import Backlog
 from app.api.deps import API_TOKEN_RESPONSES, ApiTokenDep
 from app.api.routes import cache as cache_routes
 from app.api.routes import (
@@ -59,6 +60,7 @@ def create_app(
             settings, registry=app.state.registry
         )
         app.state.forwarder = Forwarder.from_settings(settings, registry=app.state.registry)
+        app.state.backlog = Backlog.from_settings(settings, registry=app.state.registry)
         app.state.started = time.monotonic()
         await app.state.classifier.start()
         try:

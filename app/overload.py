@@ -29,8 +29,8 @@ EXEMPT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 OVERLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {
         "model": ErrorResponse,
-        "description": "overloaded (LOGCLASS_MAX_CONCURRENT_REQUESTS in flight): retry after "
-        "the `Retry-After` seconds",
+        "description": "overloaded (LOGCLASS_MAX_CONCURRENT_REQUESTS in flight, or "
+        "LOGCLASS_MAX_QUEUED_LINES lines queued): retry after the `Retry-After` seconds",
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
     }
 }

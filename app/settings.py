@@ -132,6 +132,11 @@ class Settings(BaseSettings):
         64, ge=1, description="requests in flight; beyond it 503 + Retry-After (health exempt)"
     )
     overload_retry_after_seconds: int = Field(1, ge=1, description="Retry-After on overload")
+    max_queued_lines: int = Field(
+        100_000, ge=1,
+        description="lines admitted and not yet classified, work that outlived its request "
+        "(ingest deadline) included; beyond it 503 + Retry-After",
+    )
     api_token: SecretStr | None = Field(
         None, repr=False, description="bearer token for classify/ingest; unset = open"
     )

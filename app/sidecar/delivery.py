@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
+from app.admission import Reservation
 from app.settings import Settings
 from app.sidecar.body import BadEncoding, BodyTooLarge, UnsupportedEncoding, decode_content
 from app.sidecar.forward import Forwarder, ForwardPartial, ForwardRejected, ForwardUnavailable
@@ -78,10 +79,16 @@ def check_limits(count: int, records: Sequence[LogRecord], settings: Settings) -
 _finishing: set[asyncio.Task[list[Verdict]]] = set()
 
 
-async def _shielded(classification: Coroutine[Any, Any, list[Verdict]]) -> list[Verdict]:
+async def _shielded(
+    classification: Coroutine[Any, Any, list[Verdict]], reservation: Reservation | None
+) -> list[Verdict]:
+    """The classification as a task that outlives a cancelled caller; it keeps holding its
+    lines in the backlog (``reservation``) until it really ends."""
     task = asyncio.ensure_future(classification)
     _finishing.add(task)
     task.add_done_callback(_finishing.discard)
+    if reservation is not None:
+        reservation.release_when_done(task)
     return await asyncio.shield(task)
 
 
@@ -95,6 +102,7 @@ async def deliver(
     deadline: float,
     retry_after: int,
     partial_ok: bool = False,
+    reservation: Reservation | None = None,
 ) -> Enriched:
     """``apply(verdicts)`` builds the enriched batch, which is forwarded when enabled.
 
@@ -106,12 +114,13 @@ async def deliver(
     A classification still running at the deadline is not cancelled: it finishes in the
     background and fills the template cache (and concurrent calls share its work), so
     the shipper's retry of the same batch is answered from the cache instead of timing
-    out again behind a slow LLM.
+    out again behind a slow LLM. Its lines stay in the backlog (``reservation``, see
+    ``app.admission``) until it ends, so such work is bounded.
     """
     started = time.perf_counter()
     try:
         async with asyncio.timeout(deadline):
-            verdicts = await _shielded(classifier.classify(records)) if records else []
+            verdicts = await _shielded(classifier.classify(records), reservation) if records else []
             batch = apply(verdicts)
             if batch.count():  # an empty batch has nothing to deliver
                 await forwarder.send(batch)

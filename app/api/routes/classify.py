@@ -8,18 +8,19 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Body, File, HTTPException, UploadFile, status
+from fastapi import APIRouter, Body, File, HTTPException, Request, UploadFile, status
 from fastapi.responses import Response, StreamingResponse
 
 from app import csv_io
 from app import openapi_examples as ex
+from app.admission import AdmittedRoute, Reservation, admit
 from app.api.deps import ClassifierDep, SettingsDep
 from app.limits import check_records
 from app.schemas import ClassifyRequest, ClassifyResponse, Summary
 from processors.pipeline import Classifier
 from processors.records import LogRecord, Verdict
 
-router = APIRouter(tags=["classify"])
+router = APIRouter(tags=["classify"], route_class=AdmittedRoute)
 CSV_CHUNK_ROWS = 1_000
 
 
@@ -32,14 +33,19 @@ CSV_CHUNK_ROWS = 1_000
     responses=ex.CLASSIFY_RESPONSES,
 )
 async def classify(
+    request: Request,
     body: Annotated[ClassifyRequest, Body(openapi_examples=ex.CLASSIFY_REQUEST_EXAMPLES)],
     classifier: ClassifierDep,
     settings: SettingsDep,
 ) -> Response:
     records = [LogRecord(item.source, item.log_message) for item in body.logs]
     check_records(records, settings)
+    reservation = admit(request, len(records))
     started = time.perf_counter()
-    verdicts = await classifier.classify(records)
+    try:
+        verdicts = await classifier.classify(records)
+    finally:
+        reservation.release()
     response = ClassifyResponse.model_validate(  # one pydantic-core call for the batch
         {
             "results": [v.as_dict() for v in verdicts],
@@ -61,6 +67,7 @@ def _summary(verdicts: Sequence[Verdict], elapsed: float) -> Summary:
 
 
 async def classify_csv(
+    request: Request,
     classifier: ClassifierDep,
     settings: SettingsDep,
     file: Annotated[
@@ -76,8 +83,9 @@ async def classify_csv(
         text.detach()
     records = csv_io.records_of(header, rows)
     check_records(records, settings)
+    reservation = admit(request, len(records))  # given back chunk by chunk as classified
     return StreamingResponse(
-        _stream_csv(classifier, header, rows, records),
+        _stream_csv(classifier, header, rows, records, reservation),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="classified.csv"'},
     )
@@ -88,10 +96,12 @@ async def _stream_csv(
     header: list[str],
     rows: list[list[str]],
     records: list[LogRecord],
+    reservation: Reservation,
 ) -> AsyncIterator[str]:
     yield csv_io.render_header(header)
     for start, stop in csv_io.chunks(records, CSV_CHUNK_ROWS):
         verdicts = await classifier.classify(records[start:stop])
+        reservation.release(stop - start)
         yield csv_io.render_rows(header, rows[start:stop], verdicts)
 
 
@@ -109,7 +119,7 @@ router.add_api_route(
 )
 
 # The well-known reference server takes the same upload at POST /classify/ (root).
-compat_router = APIRouter(tags=["classify"])
+compat_router = APIRouter(tags=["classify"], route_class=AdmittedRoute)
 compat_router.add_api_route(
     "/classify/",
     classify_csv,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 
+from app.admission import AdmittedRoute, admit
 from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
 from app.schemas import ErrorResponse
 from app.sidecar import events as ev
@@ -11,7 +12,7 @@ from app.sidecar.delivery import ForwarderDep, check_limits, deliver, read_body
 from app.sidecar.render import Enriched, render
 from processors.records import Verdict
 
-router = APIRouter(tags=["sidecar"])
+router = APIRouter(tags=["sidecar"], route_class=AdmittedRoute)
 
 _EXAMPLE_EVENT = {"program": "app", "message": "Multiple failed login attempts for user admin"}
 _BODY = {
@@ -70,6 +71,7 @@ async def ingest(
     fields = ev.EventFields.from_settings(settings)
     positions, records = ev.records_of(batch.events, fields)
     check_limits(len(batch.events), records, settings)
+    reservation = admit(request, len(records))
 
     def apply(verdicts: list[Verdict]) -> Enriched:
         ev.enrich(batch.events, fields, positions, verdicts, batch.malformed)
@@ -83,6 +85,7 @@ async def ingest(
         registry=registry,
         deadline=settings.ingest_deadline_seconds,
         retry_after=settings.forward_retry_after_seconds,
+        reservation=reservation,
     )
     if forwarder.enabled:
         return Response(

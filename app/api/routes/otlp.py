@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
+from app.admission import AdmittedRoute, admit
 from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
 from app.schemas import ErrorResponse
 from app.sidecar import otlp
@@ -13,7 +14,7 @@ from app.sidecar.events import EventFields, MalformedBatch, TooManyEvents
 from app.sidecar.render import Enriched
 from processors.records import Verdict
 
-router = APIRouter(tags=["sidecar"])
+router = APIRouter(tags=["sidecar"], route_class=AdmittedRoute)
 
 _BODY = {
     "required": True,
@@ -80,6 +81,7 @@ async def export_logs(
             "/v1/logs to deliver enriched records; nothing was accepted, retry once it is set",
             headers={"Retry-After": str(settings.forward_retry_after_seconds)},
         )
+    reservation = admit(request, len(records))
 
     def apply(verdicts: list[Verdict]) -> Enriched:
         otlp.enrich(every, classified, verdicts)
@@ -94,6 +96,7 @@ async def export_logs(
         deadline=settings.ingest_deadline_seconds,
         retry_after=settings.forward_retry_after_seconds,
         partial_ok=True,
+        reservation=reservation,
     )
     answer = ExportLogsServiceResponse()
     if delivered.rejected:  # the target refused some records for good: say so, OTLP's way
