@@ -66,6 +66,11 @@ class CorrectionStore:
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what we read
         self._checked = clock()
         self.last_error: str | None = None
+        # Set by a shared backend (``corrections_redis``): called with each change before it
+        # is kept here (raising refuses the change), and where health says it is shared.
+        self.publish: Callable[[tuple[str, str], Correction | None], None] | None = None
+        self.shared_via: str | None = None
+        self.on_close: list[Callable[[], None]] = []
         if self.path is not None:
             self._by_key = self._read()
 
@@ -95,6 +100,8 @@ class CorrectionStore:
         correction = Correction(route, template, label, _now())
         with self._lock:
             self._reread_locked()
+            if self.publish is not None:
+                self.publish((route, template), correction)
             self._commit_locked({**self._by_key, (route, template): correction})
         return correction
 
@@ -104,8 +111,25 @@ class CorrectionStore:
             kept = dict(self._by_key)
             removed = kept.pop((route, template), None)
             if removed is not None:
+                if self.publish is not None:
+                    self.publish((route, template), None)
                 self._commit_locked(kept)
         return removed
+
+    def adopt(self, corrections: Iterable[Correction]) -> None:
+        """Replace every correction with the shared set; the file keeps a snapshot of it (a
+        file that cannot be written is reported in health, the set is served anyway)."""
+        fresh = {(c.route, c.template): c for c in corrections if c.label in self.labels}
+        with self._lock:
+            try:
+                self._commit_locked(fresh)
+            except OSError as exc:
+                self._by_key = fresh
+                self.last_error = f"{self.path}: snapshot not written ({exc})"
+
+    def close(self) -> None:
+        for close in self.on_close:
+            close()
 
     def refresh(self) -> None:
         """Re-read the file if it changed since last read (at most every reload_seconds)."""
@@ -123,6 +147,7 @@ class CorrectionStore:
             "status": "degraded" if self.last_error else "ok",
             "corrections": len(self._by_key),
             "path": str(self.path) if self.path else None,
+            "shared": self.shared_via,
             "last_error": self.last_error,
         }
 
