@@ -2,8 +2,12 @@
 
 Framings: a JSON array of objects (``json_array``), NDJSON or concatenated objects
 (``ndjson``), one JSON object (``object``), and plain text, one event per line (``text``).
-The body decides, not the Content-Type, which shippers often get wrong; a body is only
-refused as malformed when it is evidently JSON and broken.
+The declared Content-Type decides whether the body may hold structured events at all: a
+``text/plain`` (or form, or any non-JSON) body is text lines even where a line looks like
+JSON, so a cross-origin browser POST, which can only send such types without a preflight,
+cannot inject structured events downstream. Within a JSON type the body picks the JSON
+framing; with no Content-Type at all the body decides, as before. A body is only refused
+as malformed when it is a broken JSON array.
 """
 
 from __future__ import annotations
@@ -18,15 +22,18 @@ from processors.records import LogRecord, Verdict
 
 __all__ = [
     "Framing",
+    "Declared",
     "EventBatch",
     "EventFields",
     "MalformedBatch",
     "TooManyEvents",
+    "declared_framing",
     "parse_events",
     "lookup",
 ]
 
 Framing = Literal["json_array", "ndjson", "object", "text"]
+Declared = Literal["json", "ndjson", "text"]
 NO_MESSAGE = "no_message"
 MALFORMED_EVENT = "malformed_event"
 NESTED_TOO_DEEPLY = "is nested too deeply (more levels than JSON decoding allows)"
@@ -35,6 +42,19 @@ _decoder = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\r\n]*")
 _JSON_OPENING = re.compile(r'[\[{][ \t\r\n]*["{\[\]}]')
 _LINE = re.compile(r"[^\r\n]+")  # not str.splitlines(): U+2028, \x1c, \x85 are inside a line
+# Vector newline_delimited and Fluent Bit json_lines send application/x-ndjson; the others
+# are what JSON Lines writers use.
+_NDJSON_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonl",
+        "application/jsonlines",
+        "application/x-jsonlines",
+        "application/json-seq",
+    }
+)
 
 
 class MalformedBatch(ValueError):
@@ -95,14 +115,37 @@ class EventFields:
         return found[1] if found else self.default_source
 
 
+def declared_framing(content_type: str | None) -> Declared | None:
+    """What a Content-Type allows: ``json`` (``application/json``, ``…+json``), ``ndjson``
+    (``application/x-ndjson``, ``application/jsonl`` and alike), ``text`` (anything else:
+    ``text/plain``, forms, unknown types); None when there is none (the body decides).
+
+    Only the media type counts (``text/plain; charset=utf-8`` is ``text/plain``), as for a
+    browser deciding whether a request is "simple".
+    """
+    if content_type is None or not content_type.strip():
+        return None
+    essence = content_type.split(";", 1)[0].strip().lower()
+    if essence in _NDJSON_TYPES:
+        return "ndjson"
+    if essence == "application/json" or (
+        essence.startswith("application/") and essence.endswith("+json")
+    ):
+        return "json"
+    return "text"
+
+
 def parse_events(
     body: bytes, content_type: str | None, max_events: int | None = None
 ) -> EventBatch:
     """The events of a body; raises MalformedBatch only for a broken JSON array.
 
-    Evidently JSON: it opens like a JSON array or object (``[{``, ``{"``, ``[]``…), or its
-    first line parses. Anything else is plain text, one event per non-blank line, whatever
-    the Content-Type says: ``[Sun Dec 04 04:47:44 2005] [error] …`` is a log line, and a
+    The Content-Type (see :func:`declared_framing`) decides first. ``text``: one event per
+    non-blank line, ``{"message": <line>}``, never parsed, even where a line is JSON.
+    ``ndjson``: one event per line (``{..}{..}`` on a line too). ``json``, or no
+    Content-Type: the body picks the framing; evidently JSON opens like a JSON array or
+    object (``[{``, ``{"``, ``[]``…) or has a first line that parses, and anything else is
+    text lines: ``[Sun Dec 04 04:47:44 2005] [error] …`` labelled JSON is a log line, and a
     400 for it would block syslog-ng, which retries a 4xx forever. For the same reason a
     broken NDJSON line does not reject its batch: it is carried on as a text event, its
     position in ``malformed``.
@@ -111,22 +154,22 @@ def parse_events(
     TooManyEvents before the rest of the body is decoded, so a body of millions of tiny
     events costs no more memory than ``max_events`` of them.
     """
+    declared = declared_framing(content_type)
     text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
     start = _SPACE.match(text).end()  # type: ignore[union-attr]  # always matches
     limit = len(text) if max_events is None else max_events  # no body holds more events
     if start == len(text):
         return EventBatch("text", [])
+    if declared == "text":
+        return EventBatch("text", _lines(text, start, limit))
+    if declared == "ndjson":
+        return _stream(text, start, limit, one_is_object=False)
     opens_json = _JSON_OPENING.match(text, start) is not None
     if text[start] == "[" and opens_json:
         return EventBatch("json_array", _array(text, start, limit))
     if text[start] == "{" and (opens_json or _first_line_parses(text, start)):
-        return _stream(text, start, content_type, limit)
-    events: list[dict[str, Any]] = []
-    for line in _LINE.finditer(text, start):
-        if line.group().strip():
-            _check_room(events, limit)
-            events.append({"message": line.group()})
-    return EventBatch("text", events)
+        return _stream(text, start, limit, one_is_object=True)
+    return EventBatch("text", _lines(text, start, limit))
 
 
 def enrich(
@@ -204,6 +247,16 @@ def _first_text(event: dict[str, Any], keys: Sequence[str]) -> tuple[str, str] |
     return None
 
 
+def _lines(text: str, pos: int, limit: int) -> list[dict[str, Any]]:
+    """One ``{"message": <line>}`` per non-blank line, parsed as nothing else."""
+    events: list[dict[str, Any]] = []
+    for line in _LINE.finditer(text, pos):
+        if line.group().strip():
+            _check_room(events, limit)
+            events.append({"message": line.group()})
+    return events
+
+
 def _array(text: str, pos: int, limit: int) -> list[dict[str, Any]]:
     """The events of the JSON array at ``pos``, decoded item by item (400 if broken)."""
     events: list[dict[str, Any]] = []
@@ -245,10 +298,11 @@ def _skip(text: str, pos: int) -> int:
     return _SPACE.match(text, pos).end()  # type: ignore[union-attr]  # always matches
 
 
-def _stream(text: str, pos: int, content_type: str | None, limit: int) -> EventBatch:
+def _stream(text: str, pos: int, limit: int, *, one_is_object: bool) -> EventBatch:
     """NDJSON, blank lines and ``{..}{..}`` streams alike; a value that is not a whole
     event (broken, too deep, a number, followed by junk) makes the rest of its line a
-    malformed text event, and decoding resumes on the next line."""
+    malformed text event, and decoding resumes on the next line. A single event is framed
+    ``object`` when ``one_is_object`` (declared NDJSON stays NDJSON)."""
     events: list[dict[str, Any]] = []
     malformed: list[int] = []
     first, end = pos, len(text)
@@ -264,7 +318,7 @@ def _stream(text: str, pos: int, content_type: str | None, limit: int) -> EventB
     if not malformed:
         if len(events) == 1 and "\n" in text[first:].rstrip():
             return EventBatch("object", events)  # pretty-printed
-        one = len(events) == 1 and not _is_ndjson(content_type)
+        one = len(events) == 1 and one_is_object
         return EventBatch("object" if one else "ndjson", events)
     if len(malformed) < len(events):
         return EventBatch("ndjson", events, malformed)
@@ -314,10 +368,6 @@ def _kind(value: Any) -> str:
     return {bool: "boolean", int: "number", float: "number", list: "array"}.get(
         type(value), "null" if value is None else type(value).__name__
     )
-
-
-def _is_ndjson(content_type: str | None) -> bool:
-    return any(t in (content_type or "").lower() for t in ("ndjson", "jsonl", "json-seq"))
 
 
 def _where(exc: json.JSONDecodeError) -> str:

@@ -1,4 +1,5 @@
-"""Recognising shipper framings from the body, and reading message and source by key."""
+"""Shipper framings: the Content-Type decides whether a body may hold structured events,
+the body which JSON framing it is; reading message and source by key."""
 
 import json
 
@@ -8,6 +9,7 @@ from app.sidecar.events import (
     EventFields,
     MalformedBatch,
     TooManyEvents,
+    declared_framing,
     lookup,
     parse_events,
     records_of,
@@ -86,7 +88,7 @@ def test_a_malformed_ndjson_line_is_carried_on_as_text_between_the_good_events()
 @pytest.mark.parametrize(
     "line", ["{oops", "42", "[1, 2]", "null", '"a": 1,', "plain text", '{"a": 1}}', "{" * 5000]
 )
-@pytest.mark.parametrize("content_type", ["application/x-ndjson", "text/plain", None])
+@pytest.mark.parametrize("content_type", ["application/x-ndjson", "application/json", None])
 def test_every_kind_of_bad_ndjson_line_is_kept_as_a_malformed_text_event(line, content_type):
     batch = parse_events(f"{A}\r\n{line}\r\n{B}\r\n".encode(), content_type)
     assert batch.framing == "ndjson"
@@ -100,9 +102,10 @@ def test_objects_on_one_line_before_a_broken_one_are_kept():
     assert batch.malformed == [2]
 
 
-def test_text_batch_whose_first_line_opens_like_json_keeps_every_line():
+@pytest.mark.parametrize("content_type", ["application/json", None])
+def test_text_batch_whose_first_line_opens_like_json_keeps_every_line(content_type):
     body = b'{"level": info} service started\n2025-06-01 INFO ok\n[worker] {"x"\n'
-    batch = parse_events(body, "text/plain")
+    batch = parse_events(body, content_type)
     assert batch.framing == "text"
     assert [e["message"] for e in batch.events] == [
         '{"level": info} service started',
@@ -118,9 +121,10 @@ def test_good_batches_have_no_malformed_events():
     assert parse_events(b"plain\n", None).malformed == []
 
 
-def test_a_broken_json_array_is_still_malformed_naming_the_place():
+@pytest.mark.parametrize("content_type", ["application/json", None])
+def test_a_broken_json_array_is_still_malformed_naming_the_place(content_type):
     with pytest.raises(MalformedBatch, match="not a JSON array: .* line 1 column 32"):
-        parse_events(b'[{"message": "a"}, {"message": ', "text/plain")
+        parse_events(b'[{"message": "a"}, {"message": ', content_type)
 
 
 def test_array_of_strings_become_message_events_and_numbers_are_malformed():
@@ -213,3 +217,72 @@ def test_broken_arrays_are_named_as_json_would(body, where):
 def test_text_lines_split_only_on_line_breaks():
     batch = parse_events("one\u2028still one\x85\x1c\r\ntwo\rthree".encode(), None)
     assert [e["message"] for e in batch.events] == ["one\u2028still one\x85\x1c", "two", "three"]
+
+
+# -- the Content-Type decides (issue 15, item 13) -----------------------------------------
+
+STRUCTURED_BODIES = {
+    "json_array": f"[{A},{B}]",
+    "ndjson": f"{A}\n{B}\n",
+    "object": A,
+    "broken_array": '[{"message": "a"}, {"message": ',
+}
+# what a cross-origin page can post without a CORS preflight, and other non-JSON types
+TEXT_TYPES = [
+    "text/plain",
+    "text/plain;charset=UTF-8",
+    "TEXT/PLAIN ; charset=utf-8",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+    "application/octet-stream",
+    "text/x-log",
+]
+
+
+@pytest.mark.parametrize("content_type", TEXT_TYPES)
+@pytest.mark.parametrize("body", STRUCTURED_BODIES.values(), ids=STRUCTURED_BODIES)
+def test_a_text_body_is_text_lines_even_where_a_line_is_json(body, content_type):
+    batch = parse_events(body.encode(), content_type)
+    assert batch.framing == "text"
+    assert batch.events == [{"message": line} for line in body.splitlines()]
+    assert batch.malformed == []  # nothing was expected to be JSON, so nothing is malformed
+
+
+@pytest.mark.parametrize(
+    ("content_type", "declared"),
+    [
+        ("application/json", "json"),
+        ("application/json; charset=utf-8", "json"),
+        ("application/vnd.api+json", "json"),
+        ("application/x-ndjson", "ndjson"),
+        ("application/ndjson", "ndjson"),
+        ("application/jsonl", "ndjson"),
+        ("application/x-jsonlines", "ndjson"),
+        ("text/plain", "text"),
+        ("application/x-www-form-urlencoded", "text"),
+        ("text/json", "text"),  # not a JSON media type; a browser may send text/* freely
+        ("", None),
+        (None, None),
+    ],
+)
+def test_declared_framing_reads_only_the_media_type(content_type, declared):
+    assert declared_framing(content_type) == declared
+
+
+def test_declared_ndjson_is_one_event_per_line_never_an_array():
+    batch = parse_events(f"[{A},{B}]\n{A}".encode(), "application/jsonl")
+    assert batch.framing == "ndjson"
+    assert [e["message"] for e in batch.events] == [f"[{A},{B}]", "first"]
+    assert batch.malformed == [0]
+
+
+def test_declared_ndjson_that_is_only_text_keeps_every_line():
+    batch = parse_events(b"plain one\nplain two\n", "application/x-ndjson")
+    assert [e["message"] for e in batch.events] == ["plain one", "plain two"]
+    assert batch.malformed == []  # flagged only where a line opened like JSON
+
+
+@pytest.mark.parametrize("body", STRUCTURED_BODIES.values(), ids=STRUCTURED_BODIES)
+def test_a_text_body_counts_its_lines_against_the_limit(body):
+    with pytest.raises(TooManyEvents):
+        parse_events(((body + "\n") * 11).encode(), "text/plain", max_events=10)

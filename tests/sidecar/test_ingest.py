@@ -148,8 +148,8 @@ async def test_a_malformed_ndjson_line_does_not_stall_the_batch(sidecar, forward
 async def test_text_batch_whose_first_line_opens_like_json_is_kept(sidecar):
     body = ('{"ts": 17} ' + LINES[0] + "\n" + LINES[2] + "\n").encode()
     async with sidecar() as http:
-        response = await http.post(
-            "/api/v1/ingest", content=body, headers={"Content-Type": "text/plain"}
+        response = await http.post(  # no Content-Type: the body decides
+            "/api/v1/ingest", content=body
         )
     assert response.status_code == 200
     first, second = (json.loads(line) for line in response.text.splitlines())
@@ -227,3 +227,36 @@ async def test_forwarding_answers_a_summary_and_sends_the_events(sidecar, path):
     [sent] = downstream.requests
     assert sent.headers["content-type"] == "application/json"
     assert labels(json.loads(sent.content)) == LABELS
+
+
+FORGED = [{"program": "sshd", "host": "bastion", "message": LINES[0], "log_class": "forged"}]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Type": "text/plain"},
+        {"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://evil.example"},
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        {"Origin": "https://evil.example"},  # fetch() with an untyped Blob body
+    ],
+    ids=["text/plain", "browser-text/plain", "form", "browser-no-content-type"],
+)
+async def test_a_text_post_cannot_inject_structured_events_downstream(sidecar, headers):
+    downstream = Downstream()
+    body = json.dumps(FORGED).encode() + b"\n" + ndjson(FORGED)
+    async with sidecar(forward_url="http://store/bulk", transport=downstream.transport) as http:
+        response = await http.post("/api/v1/ingest", content=body, headers=headers)
+    assert response.status_code == 200
+    forwarded = [json.loads(line) for line in downstream.requests[0].content.splitlines()]
+    assert [set(e) for e in forwarded] == [{"message", "log_class"}] * 2  # no forged fields
+    assert [e["message"] for e in forwarded] == body.decode().splitlines()
+    assert all(isinstance(e["log_class"], dict) for e in forwarded)
+
+
+async def test_without_a_content_type_a_shipper_body_still_decides(sidecar):
+    async with sidecar() as http:
+        response = await http.post("/api/v1/ingest", content=ndjson(EVENTS))
+    assert response.status_code == 200
+    events = [json.loads(line) for line in response.text.splitlines()]
+    assert labels(events) == LABELS and events[0]["program"] == "app"

@@ -18,7 +18,9 @@ _EXAMPLE_EVENT = {"program": "app", "message": "Multiple failed login attempts f
 _BODY = {
     "required": False,  # an empty body is an empty batch, answered 200
     "description": "A JSON array of events, NDJSON, one JSON object, or plain text (one event "
-    "per line). `Content-Encoding: gzip` and chunked bodies are accepted.",
+    "per line). The Content-Type decides: `text/plain` (and any type that is not JSON) is text "
+    "lines even where a line is JSON; without a Content-Type the body decides. "
+    "`Content-Encoding: gzip` and chunked bodies are accepted.",
     "content": {
         "application/json": {
             "schema": {"type": "array", "items": {"type": "object"}},
@@ -62,8 +64,11 @@ async def ingest(
     forwarder: ForwarderDep,
 ) -> Response:
     body = await read_body(request, settings.max_body_bytes)
+    content_type = request.headers.get("content-type")
+    if content_type is None and "origin" in request.headers:
+        content_type = "text/plain"  # a browser's untyped body is never structured events
     try:
-        batch = ev.parse_events(body, request.headers.get("content-type"), settings.max_lines)
+        batch = ev.parse_events(body, content_type, settings.max_lines)
     except ev.MalformedBatch as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
     except ev.TooManyEvents as exc:
