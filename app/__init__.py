@@ -1,8 +1,10 @@
 """The HTTP service and CLI of logclass."""
 
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 
+@cache  # reading the installed metadata takes ~1 ms of disk and parsing; health asks often
 def package_version() -> str:
     try:
         return version("logclass")

@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -124,7 +126,7 @@ def _value(correction: Correction) -> str:
     return json.dumps({"label": correction.label, "created_at": correction.created_at})
 
 
-def _decode(raw: dict[bytes, bytes]) -> list[Correction]:
+def _decode(raw: Mapping[Any, Any]) -> list[Correction]:
     """The shared entries; one that does not decode is skipped, not served."""
     found = []
     for field, value in raw.items():

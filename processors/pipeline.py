@@ -25,11 +25,10 @@ from processors.regex import RegexTier
 from processors.taxonomy import REGEX_TIER, Taxonomy
 from processors.template_stats import TemplateStats
 from processors.templates import mask
-from processors.tier_chain import TierChain
+from processors.tier_chain import OFF_LOOP_CHARS, TierChain
 
 T = TypeVar("T")
 OVERRIDE_TIER = "override"  # an operator's correction decided
-OFF_LOOP_CHARS = 32_768  # batches longer than this are masked in a worker thread (~5 ms)
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +60,6 @@ class Classifier:
         self.cache = cache
         self.registry = registry or MetricsRegistry()
         self.max_line_chars = max_line_chars
-        self.chain = TierChain(taxonomy, self.tiers, self.registry)
         self.corrections = corrections
         self.template_stats = template_stats if template_stats is not None else TemplateStats()
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
@@ -70,6 +68,7 @@ class Classifier:
         # Lookups that may touch the disk or Redis, leases, and masking of big batches:
         # off the event loop, so health and small requests keep answering.
         self._workers = ThreadPoolExecutor(2, thread_name_prefix="logclass-pipeline")
+        self.chain = TierChain(taxonomy, self.tiers, self.registry, self._workers)
         self._route_fingerprints = {
             route: self._fingerprint(route_tiers) for route, route_tiers in taxonomy.routes.items()
         }

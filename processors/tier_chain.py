@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from concurrent.futures import Executor
 
 from monitoring import MetricsRegistry
 from processors.records import UNCLASSIFIED, Decision, Outcome, Tier
@@ -18,15 +19,23 @@ from processors.regex import RegexTier
 from processors.taxonomy import REGEX_TIER, Taxonomy
 
 log = logging.getLogger(__name__)
+# Text longer than this (in characters, ~5 ms of masking or rule matching) is handled in a
+# worker thread, so the event loop keeps answering health checks and small requests.
+OFF_LOOP_CHARS = 32_768
 
 
 class TierChain:
     """Runs ``(route, template)`` keys through their routes' model tiers."""
 
     def __init__(
-        self, taxonomy: Taxonomy, tiers: Mapping[str, Tier], registry: MetricsRegistry
+        self,
+        taxonomy: Taxonomy,
+        tiers: Mapping[str, Tier],
+        registry: MetricsRegistry,
+        executor: Executor | None = None,
     ) -> None:
         self.taxonomy = taxonomy
+        self.executor = executor  # where big batches of templates meet the rules
         self.tiers = tiers
         self.registry = registry
         self.template_rules = RegexTier(taxonomy.rules_on("template"))
@@ -51,7 +60,13 @@ class TierChain:
         cacheable = [True] * len(templates)
         undecided = list(range(len(templates)))
         if self.taxonomy.routes[route][:1] == (REGEX_TIER,) and len(self.template_rules):
-            undecided = self._match_template_rules(templates, outcomes)
+            if sum(map(len, templates)) > OFF_LOOP_CHARS:  # long templates: ms of regex
+                loop = asyncio.get_running_loop()
+                undecided = await loop.run_in_executor(
+                    self.executor, self._match_template_rules, templates, outcomes
+                )
+            else:
+                undecided = self._match_template_rules(templates, outcomes)
         for name in self.taxonomy.routes[route]:
             if name == REGEX_TIER or not undecided:
                 continue
