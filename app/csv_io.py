@@ -52,8 +52,24 @@ def read_table(stream: IO[str], max_rows: int) -> tuple[list[str], list[list[str
     except csv.Error as exc:
         raise CsvError(f"malformed CSV near line {reader.line_num}: {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise CsvError(f"the CSV is not valid UTF-8 (byte {exc.start})") from exc
+        offset = _byte_offset(stream, exc)
+        raise CsvError(f"the CSV is not valid UTF-8 (byte {offset} of the file)") from exc
     return header, rows
+
+
+def _byte_offset(stream: IO[str], exc: UnicodeDecodeError) -> int:
+    """Where the bad bytes start in the whole file, counted from 0.
+
+    The decoder only ever sees the chunk just read (8 KB), after the bytes it held back
+    from the chunk before; its ``exc.object`` is exactly those bytes, so they end where the
+    underlying byte stream now stands. Without a byte stream to ask, the offset within
+    the decoded bytes is the best there is.
+    """
+    try:
+        read = stream.buffer.tell()  # type: ignore[attr-defined]  # a TextIOWrapper's
+    except (AttributeError, OSError, ValueError):
+        return exc.start
+    return read - len(exc.object) + exc.start
 
 
 def records_of(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[LogRecord]:

@@ -33,7 +33,9 @@ SWAGGER_UI_PARAMETERS: dict[str, Any] = {
     "defaultModelsExpandDepth": 0,  # schemas are shown under each operation already
     "tryItOutEnabled": False,
     "filter": True,
-    "persistAuthorization": True,  # keep the admin bearer token across reloads
+    # a token typed into "Authorize" lives in the page only: never in localStorage, where any
+    # script of this origin (or a later user of the browser) could read it
+    "persistAuthorization": False,
 }
 # Both UIs run inline script/style of their own; everything else must come from this host.
 DOCS_HEADERS = {

@@ -29,6 +29,7 @@ from processors.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from processors.llm_client import LlmCallFailed, LlmClient
 from processors.llm_prompt import PROMPT_VERSION, build_request, needs_isolation, parse_answer
 from processors.records import Decision
+from processors.redaction import redact_httpx_logs, redact_url
 from processors.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class LlmTier:
         self.breaker = CircuitBreaker(breaker_failures, breaker_cooldown, on_change=self._moved)
         self.client: LlmClient | None = None
         if self.base_url:
+            redact_httpx_logs()  # a ?api-key= in the URL stays out of httpx's request log
             self.client = LlmClient(
                 self.base_url,
                 self.breaker,
@@ -213,8 +215,6 @@ class LlmTier:
 
 
 def _redacted(url: str | None) -> str | None:
-    """``url`` without any password in it (health output is not a place for secrets)."""
-    if url is None:
-        return None
-    parsed = httpx.URL(url)
-    return str(parsed.copy_with(password="***")) if parsed.password else url
+    """``url`` without its password or ``?api-key=``-style parameters (health output is not
+    a place for secrets)."""
+    return None if url is None else redact_url(url)

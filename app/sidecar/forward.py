@@ -27,6 +27,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from app.sidecar.events import EventFields
 from app.sidecar.render import Enriched, ForwardFormat, events_of, halves, ndjson, render
 from monitoring import MetricsRegistry
+from processors.redaction import redact_httpx_logs, redact_url
 
 __all__ = ["Forwarder", "ForwardUnavailable", "ForwardRejected", "ForwardPartial", "STDOUT"]
 
@@ -94,6 +95,7 @@ class Forwarder:
         self._client: httpx.AsyncClient | None = None
         if self.target and self.target != STDOUT:
             _check_url(self.target)
+            redact_httpx_logs()  # httpx logs each request's URL, credentials included
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(timeout),
                 limits=httpx.Limits(
@@ -190,7 +192,8 @@ class Forwarder:
                 )
             delay = max(delay, _retry_after(response))
         self.registry.count("sidecar_forward_unavailable")
-        log.warning("forward to %s failed after %d attempts: %s", self.target, attempt + 1, problem)
+        shown = redact_url(self.target)  # credentials and ?api-key= stay out of the log
+        log.warning("forward to %s failed after %d attempts: %s", shown, attempt + 1, problem)
         raise ForwardUnavailable(f"forward target unavailable ({problem})")
 
     async def _write_stdout(self, data: bytes) -> None:
@@ -208,14 +211,16 @@ class Forwarder:
 
 
 def _check_url(target: str) -> None:
-    """A bad LOGCLASS_FORWARD_URL stops start-up, instead of a 503 on every batch."""
+    """A bad LOGCLASS_FORWARD_URL stops start-up, instead of a 503 on every batch; the
+    message shows the URL without its secrets."""
+    shown = redact_url(target)
     try:
         url = httpx.URL(target)
     except httpx.InvalidURL as exc:
-        raise ValueError(f"LOGCLASS_FORWARD_URL {target!r} is not a URL: {exc}") from exc
+        raise ValueError(f"LOGCLASS_FORWARD_URL {shown!r} is not a URL: {exc}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError(
-            f"LOGCLASS_FORWARD_URL {target!r} must be an http(s) URL with a host, or 'stdout'"
+            f"LOGCLASS_FORWARD_URL {shown!r} must be an http(s) URL with a host, or 'stdout'"
         )
 
 

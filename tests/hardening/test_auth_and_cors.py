@@ -97,6 +97,12 @@ async def test_tokens_are_compared_in_constant_time(guarded, monkeypatch):
     assert compared == [(b"x", TOKEN.encode()), (b"y", b"test-admin-token")]
 
 
+async def test_swagger_ui_keeps_no_token_in_browser_storage(guarded):
+    page = (await guarded.get("/docs")).text
+    assert '"persistAuthorization": false' in page  # "Authorize" lives in the page only
+    assert "persistAuthorization\": true" not in page
+
+
 async def test_cors_is_off_unless_origins_are_configured(open_service):
     origin = {"Origin": "https://ui.example"}
     response = await open_service.post("/api/v1/classify", json=ONE_LINE, headers=origin)

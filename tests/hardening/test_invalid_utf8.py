@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -56,6 +57,25 @@ def test_csv_with_invalid_utf8_is_a_400_naming_the_encoding(service, lines, bad,
     response = service.request("POST", "/api/v1/classify/csv", files={"file": ("l.csv", body)})
     assert response.status_code == 400, response.text
     assert "not valid UTF-8" in response.json()["detail"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_SETTINGS)
+@given(st.integers(20, 40_000), INVALID, st.booleans())
+def test_csv_decode_error_names_the_byte_of_the_file_not_of_its_8kb_chunk(
+    service, at, bad, bom
+):
+    rows = "".join(f"App,line {i} with é and ✓ in it\n" for i in range(1_500)).encode()
+    text = ("\ufeff" if bom else "").encode() + b"source,log_message\n" + rows
+    at = min(at, len(text))
+    while at < len(text) and text[at] & 0xC0 == 0x80:  # between two characters
+        at += 1
+    body = text[:at] + bad + text[at:]
+    response = service.request("POST", "/api/v1/classify/csv", files={"file": ("l.csv", body)})
+    assert response.status_code == 400
+    with pytest.raises(UnicodeDecodeError) as where:
+        body.decode("utf-8")
+    named = re.search(r"not valid UTF-8 \(byte (\d+) of the file\)", response.json()["detail"])
+    assert named and int(named.group(1)) == where.value.start
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=FIXTURE_SETTINGS)

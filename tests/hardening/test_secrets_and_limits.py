@@ -5,18 +5,24 @@ per-line limit: over-long lines are truncated and flagged, or refused in ``rejec
 from __future__ import annotations
 
 import logging
+import re
 
 import httpx
 import pytest
 
 from app.main import create_app
+from app.sidecar.events import EventFields
+from app.sidecar.forward import Forwarder
 from processors.pipeline import Classifier
 from processors.records import Decision
+from processors.redaction import redact_url
 from processors.taxonomy import Taxonomy
 from processors.templates import mask
-from tests.conftest import app_client
+from tests.conftest import app_client, free_port
 from tests.hardening.conftest import ScriptedTier, offline_settings
 from tests.llm_fixtures import running_llm_server
+from tests.sidecar.app import sidecar_app
+from tests.sidecar.conftest import Downstream
 
 LLM_KEY = "MARKER-llm-key-7f3a"
 ADMIN = "MARKER-admin-token-91c2"
@@ -66,6 +72,60 @@ async def test_keys_and_tokens_never_appear_in_logs_output_or_endpoints(tmp_path
     for marker in MARKERS:
         leaks = [text[:200] for text in seen if marker in text]
         assert not leaks, f"{marker} leaked: {leaks}"
+
+
+FORWARD_PASSWORD = "MARKER-forward-password-2b8e"
+QUERY_KEY = "MARKER-query-key-6d41"
+
+
+async def test_urls_lose_their_credentials_in_logs_health_and_answers(tmp_path, caplog, capfd):
+    caplog.set_level(logging.DEBUG)  # httpx logs every request's URL at INFO
+    forward = f"http://shipper:{FORWARD_PASSWORD}@store:9200/_bulk?api-key={QUERY_KEY}&x=1"
+    llm = f"http://127.0.0.1:{free_port()}/v1?api-key={QUERY_KEY}"  # nothing listens there
+    settings = offline_settings(
+        tmp_path, forward_url=forward, forward_retries=1, forward_retry_backoff_seconds=0,
+        llm_base_url=llm, llm_max_retries=0, llm_breaker_failures=1,
+    )  # fmt: skip
+    downstream = Downstream([503, 503], default=200)
+    app = sidecar_app(settings, transport=downstream.transport)
+    batch = [{"program": "LegacyCRM", "message": "Case escalation for ticket 7 failed"}]
+    async with app_client(app) as http:
+        answers = [await http.post("/api/v1/ingest", json=batch) for _ in range(2)]
+        health = await http.get("/api/v1/health")
+    assert [a.status_code for a in answers] == [503, 200]  # target down, then up
+    assert downstream.requests[0].headers["authorization"]  # the credentials were used
+    assert str(downstream.requests[0].url).endswith(f"api-key={QUERY_KEY}&x=1")
+    assert "forward to http://shipper:***@store:9200/_bulk?api-key=***&x=1 failed" in caplog.text
+    assert "HTTP Request: POST http://shipper:***@store:9200/_bulk?api-key=***&x=1" in caplog.text
+    assert health.json()["components"]["llm"]["base_url"].endswith("/v1?api-key=***")
+    out, err = capfd.readouterr()
+    seen = [caplog.text, out, err, health.text, *(a.text for a in answers)]
+    for marker in (FORWARD_PASSWORD, QUERY_KEY):
+        assert not [text[:200] for text in seen if marker in text], f"{marker} leaked"
+
+
+def test_a_bad_forward_url_is_named_without_its_secrets():
+    shown = re.escape("'ftp://u:***@h/?token=***' must be an http(s) URL")
+    with pytest.raises(ValueError, match=shown) as exc:
+        Forwarder(f"ftp://u:{FORWARD_PASSWORD}@h/?token={QUERY_KEY}", EventFields())
+    assert FORWARD_PASSWORD not in str(exc.value) and QUERY_KEY not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://u:pw@h:8443/p?api-key=s&a=1", "https://u:***@h:8443/p?api-key=***&a=1"),
+        ("https://h/p?apikey=s&api_key=s&key=s&token=s", "https://h/p?apikey=***&api_key=***&key=***&token=***"),
+        ("https://h/p?sig=s&X-Amz-Signature=s&client_secret=s", "https://h/p?sig=***&X-Amz-Signature=***&client_secret=***"),
+        ("https://h/p?api-version=2024-06-01&model=m", "https://h/p?api-version=2024-06-01&model=m"),
+        ("https://h/cb#access_token=s&state=1", "https://h/cb#access_token=***&state=1"),
+        ("http://u@[::1]:80/", "http://u@[::1]:80/"),
+        ("http://u:pw@[::1/p?key=s", "http://***@[::1/p?***"),  # does not parse: kept safe
+        ("stdout", "stdout"),
+    ],
+)  # fmt: skip
+def test_redact_url_hides_passwords_and_secret_parameters(url, shown):
+    assert redact_url(url) == shown
 
 
 class SureTier(ScriptedTier):
