@@ -15,6 +15,7 @@ import string
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -120,45 +121,111 @@ async def test_llm_killed_then_restarted_mid_run(service, llm):
     assert (await health(service.url))["llm"]["status"] == "ok"
 
 
-def freeze(folder) -> str:
-    """Make the disk cache unwritable; how, or '' if this machine allows no way.
+class Frozen:
+    """Makes the disk cache folder unwritable, and always undoes it.
 
-    The folder (no new files) and every file in it.
+    With ``chattr +i`` (root with CAP_LINUX_IMMUTABLE, on a file system that has the flag):
+    the folder first, so no file can appear or vanish any more (sqlite creates and removes
+    its journal files as it goes), then each file it now holds, listed after that; nothing
+    races. Where the flag is refused, ``cache.db`` is overwritten with garbage instead, and
+    its bytes are put back afterwards. ``how`` says which, or '' when neither was possible.
     """
-    paths = [str(folder), *(str(p) for p in folder.iterdir())]
-    if subprocess.run(["chattr", "+i", *paths], capture_output=True).returncode == 0:
-        return "immutable"
-    database = folder / "cache.db"
-    if database.exists():
-        database.write_bytes(b"this is not a sqlite database" * 100)
-        return "garbage"
-    return ""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.how = ""
+        self._frozen: list[Path] = []
+        self._saved: bytes | None = None
+
+    def freeze(self) -> str:
+        if self._chattr("+i", self.folder):
+            self._frozen.append(self.folder)
+            for path in sorted(self.folder.iterdir()):
+                if path.is_symlink():
+                    continue  # chattr follows no link; nothing there to freeze
+                if not self._chattr("+i", path):
+                    self.thaw()  # all or nothing
+                    break
+                self._frozen.append(path)
+            else:
+                self.how = "immutable"
+                return self.how
+        database = self.folder / "cache.db"
+        if database.is_file():
+            self._saved = database.read_bytes()
+            database.write_bytes(b"this is not a sqlite database" * 100)
+            self.how = "garbage"
+        return self.how
+
+    def thaw(self) -> None:
+        """Undoes whatever ``freeze`` did (safe to call twice, or after a failed freeze)."""
+        for path in reversed(self._frozen):
+            self._chattr("-i", path)
+        self._frozen.clear()
+        if self._saved is not None:
+            (self.folder / "cache.db").write_bytes(self._saved)
+            self._saved = None
+
+    @staticmethod
+    def _chattr(flag: str, path: Path) -> bool:
+        try:
+            done = subprocess.run(["chattr", flag, str(path)], capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):  # no chattr on this machine
+            return False
+        return done.returncode == 0
 
 
 async def test_disk_cache_made_read_only_mid_run(service):
     folder = service.folder / "cache"
+    assert folder.is_dir(), "the service made no disk cache"
     repeated = [crm_line() for _ in range(5)]
     make = lambda: repeated + [crm_line() for _ in range(3)]  # noqa: E731
     seen, stop = Seen(), asyncio.Event()
     posting = asyncio.create_task(keep_posting(service.url, make, seen, stop))
-    await asyncio.sleep(1.5)
-    how = await asyncio.to_thread(freeze, folder) if folder.is_dir() else ""
+    frozen = Frozen(folder)
     try:
-        frozen = time.monotonic()
+        await asyncio.sleep(1.5)
+        how = await asyncio.to_thread(frozen.freeze)
+        since = time.monotonic()
         await asyncio.sleep(2.5)
         cache = (await health(service.url))["cache"]
     finally:
         stop.set()
         await posting
-        subprocess.run(["chattr", "-R", "-i", str(folder)], capture_output=True)
+        await asyncio.to_thread(frozen.thaw)
     if not how:
         pytest.skip("neither chattr +i nor a cache.db to corrupt on this machine")
 
     assert_nothing_lost(seen)
-    after = [r for log, r in pairs(seen, since=frozen) if log["source"] == "LegacyCRM"]
+    after = [r for log, r in pairs(seen, since=since) if log["source"] == "LegacyCRM"]
     assert after and {r["tier"] for r in after} == {"llm"}  # still classified
     assert any(r["cached"] for r in after)  # the memory level still serves repeats
     assert cache["status"] == "degraded", cache  # and says the disk is failing
+
+
+def test_freezing_is_all_or_nothing_and_always_undone(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    for name in ("cache.db", "cache.db-wal", "cache.db-shm"):
+        (folder / name).write_bytes(b"sqlite")
+    (folder / "link").symlink_to(folder / "cache.db")
+    calls: list[tuple[str, str]] = []
+
+    def chattr(flag: str, path: Path) -> bool:  # refuses the -shm file, as a race would
+        calls.append((flag, path.name))
+        return not (flag == "+i" and path.name == "cache.db-shm")
+
+    monkeypatch.setattr(Frozen, "_chattr", staticmethod(chattr))
+    frozen = Frozen(folder)
+    assert frozen.freeze() == "garbage"  # half a freeze is undone, then the fallback
+    assert calls == [
+        ("+i", "cache"), ("+i", "cache.db"), ("+i", "cache.db-shm"),
+        ("-i", "cache.db"), ("-i", "cache"),
+    ]  # fmt: skip
+    assert (folder / "cache.db").read_bytes() != b"sqlite"
+    frozen.thaw()
+    frozen.thaw()
+    assert (folder / "cache.db").read_bytes() == b"sqlite"
 
 
 async def test_client_cancelling_mid_batch_leaves_nothing_stuck(service, llm):
