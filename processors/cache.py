@@ -60,7 +60,7 @@ class _CountingTTLCache(TLRUCache):
 
 
 class TemplateCache:
-    """Two-level cache of model-tier outcomes; satisfies ``pipeline.VerdictCache``.
+    """Two-level cache of model-tier outcomes; satisfies ``cache_access.VerdictCache``.
 
     ``directory=None`` keeps it in memory only. ``timer`` drives the L1 TTL and the L2
     retry delay (tests pass a fake clock).

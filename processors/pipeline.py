@@ -10,15 +10,15 @@ callers waiting for it compute it themselves and get a real answer, never ``canc
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from monitoring import MetricsRegistry
+from processors.cache_access import CacheAccess, VerdictCache
 from processors.corrections import CorrectionStore
 from processors.records import UNCLASSIFIED, LogRecord, Outcome, Tier, Verdict
 from processors.regex import RegexTier
@@ -27,18 +27,7 @@ from processors.template_stats import TemplateStats
 from processors.templates import mask
 from processors.tier_chain import OFF_LOOP_CHARS, TierChain
 
-T = TypeVar("T")
 OVERRIDE_TIER = "override"  # an operator's correction decided
-
-log = logging.getLogger(__name__)
-
-
-class VerdictCache(Protocol):
-    """The template cache as the pipeline sees it (see ``processors.cache``)."""
-
-    def get_many(self, keys: Sequence[str]) -> dict[str, Outcome]: ...
-
-    def set_many(self, items: Mapping[str, Outcome]) -> None: ...
 
 
 class Classifier:
@@ -63,11 +52,10 @@ class Classifier:
         self.corrections = corrections
         self.template_stats = template_stats if template_stats is not None else TemplateStats()
         self._inflight: dict[str, asyncio.Future[Outcome]] = {}
-        # Its own thread (started on first use): sqlite takes one writer at a time anyway.
-        self._cache_writer = ThreadPoolExecutor(1, thread_name_prefix="logclass-cache-write")
         # Lookups that may touch the disk or Redis, leases, and masking of big batches:
         # off the event loop, so health and small requests keep answering.
         self._workers = ThreadPoolExecutor(2, thread_name_prefix="logclass-pipeline")
+        self._cache = CacheAccess(cache, self._workers, self.registry)
         self.chain = TierChain(taxonomy, self.tiers, self.registry, self._workers)
         self._route_fingerprints = {
             route: self._fingerprint(route_tiers) for route, route_tiers in taxonomy.routes.items()
@@ -205,7 +193,7 @@ class Classifier:
                     result[key] = (Outcome(label, 1.0, OVERRIDE_TIER, None, False), False)
             keys = [key for key in keys if key not in result]
         cache_keys = {key: self._cache_key(*key) for key in keys}
-        hits = await self._cached(list(cache_keys.values()))
+        hits = await self._cache.lookup(list(cache_keys.values()))
         result.update({key: (hits[ck], True) for key, ck in cache_keys.items() if ck in hits})
         todo = [key for key in keys if key not in result]
         while todo:  # more than once only when the request computing a shared key went away
@@ -228,22 +216,6 @@ class Classifier:
                     result[key] = (outcome, False)
         return result
 
-    async def _cached(self, ckeys: list[str]) -> dict[str, Outcome]:
-        """Memory on the loop; what memory misses from the disk or Redis, in a thread."""
-        if self.cache is None or not ckeys:
-            return {}
-        get_memory = getattr(self.cache, "get_memory", None)
-        if get_memory is None:  # a plain VerdictCache: in memory, cheap
-            return self.cache.get_many(ckeys)
-        hits: dict[str, Outcome] = get_memory(ckeys)
-        missing = [ck for ck in ckeys if ck not in hits]
-        if missing:
-            hits.update(await self._off_loop(self.cache.get_many, missing))
-        return hits
-
-    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._workers, fn, *args)
-
     async def _compute(
         self,
         mine: dict[tuple[str, str], asyncio.Future[Outcome]],
@@ -258,16 +230,39 @@ class Classifier:
         itself: a cancelled request never hands its ``cancelled`` to another.
         """
         leased: list[str] = []
-        try:
-            from_others, leased = await self._from_other_replicas(list(mine), cache_keys)
-            computed = await self.chain.run([key for key in mine if key not in from_others])
-            for key, outcome in (from_others | computed).items():
+
+        async def settle(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
+            """Compute, share with this process's sharers, write to the cache."""
+            computed = await self.chain.run(keys) if keys else {}
+            for key, outcome in computed.items():
                 mine[key].set_result(outcome)  # the sharers need not wait for the disk
             fresh = {cache_keys[k]: o for k, o in computed.items() if o.cacheable}
-            if self.cache is not None and fresh:
-                await self._write_cache(fresh)
+            await self._cache.write(fresh)
+            return computed
+
+        async def settle_own(keys: list[tuple[str, str]]) -> dict[tuple[str, str], Outcome]:
+            nonlocal leased
+            computed = await settle(keys)
+            self._cache.release(leased)  # dropped once the write landed
+            leased = []
+            return computed
+
+        async def from_replicas(keys: list[tuple[str, str]]) -> tuple[dict, dict]:
+            """Wait for what other replicas compute; compute here what they did not."""
+            found = await self._wait_for_replicas(keys, cache_keys) if keys else {}
+            for key, outcome in found.items():
+                mine[key].set_result(outcome)
+            return found, await settle([k for k in keys if k not in found])
+
+        try:
+            own, others, leased = await self._lease(list(mine), cache_keys)
+            # at once: a request holding some keys and waiting for others must not delay
+            # its own (other replicas may be waiting for them)
+            computed, (from_others, rest) = await asyncio.gather(
+                settle_own(own), from_replicas(others)
+            )
             return {key: (o, True) for key, o in from_others.items()} | {
-                key: (o, False) for key, o in computed.items()
+                key: (o, False) for key, o in (computed | rest).items()
             }
         finally:
             for key, future in mine.items():
@@ -275,42 +270,25 @@ class Classifier:
                     del self._inflight[cache_keys[key]]
                 if not future.done():
                     future.set_result(_ABANDONED)
-            if leased:  # on the writer thread, so it drops only after the write landed
-                self._submit_write(self.cache.release, leased)  # type: ignore[union-attr]
+            self._cache.release(leased)
 
-    async def _from_other_replicas(
+    async def _lease(
         self, keys: list[tuple[str, str]], cache_keys: dict[tuple[str, str], str]
-    ) -> tuple[dict[tuple[str, str], Outcome], list[str]]:
-        """Outcomes other replicas computed meanwhile, and the leases this one now holds."""
-        lease = getattr(self.cache, "lease", None)
-        if lease is None:
-            return {}, []
-        held: set[str] = await self._off_loop(lease, [cache_keys[k] for k in keys])
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, str]], list[str]]:
+        """(keys to compute here, keys another replica is computing, leases now held)."""
+        if not self._cache.shared:  # no shared level: all ours, no thread hop
+            return keys, [], []
+        held = await self._cache.lease([cache_keys[k] for k in keys])
+        own = [k for k in keys if cache_keys[k] in held]
         others = [k for k in keys if cache_keys[k] not in held]
-        found: dict[str, Outcome] = {}
-        if others:
-            wait = self.cache.wait_for  # type: ignore[union-attr]
-            timeout = getattr(self.cache, "lease_seconds", 10.0)
-            found = await self._off_loop(wait, [cache_keys[k] for k in others], timeout)
-        if found:
-            self.registry.count("templates_from_replicas", len(found))
-        return {k: found[cache_keys[k]] for k in others if cache_keys[k] in found}, list(held)
+        return own, others, [cache_keys[k] for k in own]
 
-    def _submit_write(self, fn: Callable[..., Any], *args: Any) -> None:
-        try:
-            self._cache_writer.submit(fn, *args)
-        except RuntimeError:  # the executor was shut down (closing): skip, it is a cache
-            log.debug("cache call %s skipped: closing", getattr(fn, "__name__", fn))
-
-    async def _write_cache(self, fresh: dict[str, Outcome]) -> None:
-        """Disk writes run on the cache's own thread, never behind the default executor
-        (stdout forwarding uses that one: a blocked pipe must not stall cache misses)."""
-        assert self.cache is not None
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._cache_writer, self.cache.set_many, fresh)
-        except RuntimeError:  # the executor was shut down (closing): skip, it is a cache
-            log.debug("cache write of %d outcomes skipped: closing", len(fresh))
+    async def _wait_for_replicas(
+        self, keys: list[tuple[str, str]], cache_keys: dict[tuple[str, str], str]
+    ) -> dict[tuple[str, str], Outcome]:
+        by_ckey = {cache_keys[k]: k for k in keys}
+        found = await self._cache.wait_for_replicas(list(by_ckey))
+        return {by_ckey[ck]: outcome for ck, outcome in found.items()}
 
     # -- keys, health, lifecycle --------------------------------------------------------
 
@@ -343,15 +321,12 @@ class Classifier:
                 await start()
 
     async def aclose(self) -> None:
-        self._cache_writer.shutdown(wait=False, cancel_futures=True)
         self._workers.shutdown(wait=False, cancel_futures=True)
         if self.corrections is not None:
             self.corrections.close()
         for tier in self.tiers.values():
             await tier.aclose()
-        close_cache = getattr(self.cache, "close", None)
-        if close_cache is not None:
-            close_cache()
+        self._cache.close()
 
 
 @dataclass(slots=True)

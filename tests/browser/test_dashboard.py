@@ -7,12 +7,9 @@ and the LLM component turn ``degraded`` as its circuit breaker opens.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +19,6 @@ from app.settings import Settings
 from tests.browser.conftest import LiveServer, serve
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
-REPO = Path(__file__).resolve().parents[2]
 REGEX_LINES = [
     "User User123 logged in.", "Backup completed successfully.", "User User7 logged out."
 ]
@@ -69,9 +65,7 @@ def _send_traffic(base_url: str, seconds: float) -> int:
     return sent
 
 
-def test_dashboard_charts_fill_with_traffic_and_show_the_llm_breaker_opening(
-    server, open_page, tmp_path
-):
+def test_dashboard_charts_fill_with_traffic_and_show_the_llm_breaker_opening(server, open_page):
     page, requests = open_page(f"{server.base_url}/dashboard?refresh=0.25")
     llm = page.locator("#components li[data-component=llm]")
     llm.wait_for(timeout=WAIT_MS)
@@ -114,12 +108,8 @@ def test_dashboard_charts_fill_with_traffic_and_show_the_llm_breaker_opening(
 
     assert requests.sent_off_host(server.base_url) == []
     assert requests.blocked_by_csp == [] and requests.console_errors == []
-    page.locator("#try-submit").click()  # the page's own sample lines, for the screenshot
+    page.locator("#try-submit").click()  # the page's own sample lines
     page.locator("#try-results tbody tr").nth(2).wait_for(timeout=WAIT_MS)
-    shot = tmp_path / "dashboard.png"
-    page.screenshot(path=str(shot), full_page=True)
-    if os.environ.get("LOGCLASS_UPDATE_SCREENSHOTS") == "1":
-        shutil.copyfile(shot, REPO / "docs" / "dashboard.png")
 
 
 def test_try_it_shows_each_line_as_the_api_classifies_it(server, open_page):
