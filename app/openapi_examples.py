@@ -147,7 +147,7 @@ _HEAD = {"path": "processors/data/bert_head.npz",
          "digest": "70ec1bf852ec6d47", "trained_at": "2026-11-27T11:36:29+00:00",
          "cv_macro_f1": None, "loso_macro_f1": 0.7499}
 HEALTH_OK = {
-    "status": "ok", "version": "0.1.0", "uptime_seconds": 9.146,
+    "status": "ok", "version": "0.1.0", "uptime_seconds": 9.146, "labels": _HEAD["labels"],
     "components": {
         "regex": {"status": "ok", "rules": 8, "combined": True},
         "bert": {"status": "ok", "loaded": True, "load_seconds": 9.04, "error": None,
@@ -156,7 +156,7 @@ HEALTH_OK = {
     },
 }
 HEALTH_DEGRADED = {
-    "status": "degraded", "version": "0.1.0", "uptime_seconds": 0.048,
+    "status": "degraded", "version": "0.1.0", "uptime_seconds": 0.048, "labels": _HEAD["labels"],
     "components": {
         "regex": {"status": "ok", "rules": 8, "combined": True},
         "bert": {"status": "degraded", "loaded": False, "load_seconds": None,

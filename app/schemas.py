@@ -66,6 +66,7 @@ class HealthResponse(BaseModel):
     status: Literal["ok", "degraded"]
     version: str
     uptime_seconds: float
+    labels: list[str] = Field(description="the taxonomy's labels (what a correction may name)")
     components: dict[str, dict[str, object]]
 
 

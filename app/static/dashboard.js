@@ -21,7 +21,7 @@ const refresh = Math.max(0.2, Number(new URLSearchParams(location.search).get("r
 const $ = (id) => document.getElementById(id);
 const rates = []; // {t: seconds since page load, v: lines per second}
 let previous = null; // {uptime, total} of the last stats seen
-let headLabels = []; // the taxonomy's labels, as the BERT head in /health lists them
+let headLabels = []; // the taxonomy's labels, as /health lists them
 let templatesLoading = false;
 let templatesStale = false; // a forced reload asked for while one was under way
 
@@ -97,7 +97,7 @@ function drawHealth(health) {
   overall.textContent = health.status;
   $("meta").textContent = `v${health.version} · up ${formatNumber(health.uptime_seconds / 60, 1)} min`;
   renderComponents($("components"), health.components);
-  const labels = health.components?.bert?.head?.labels;
+  const labels = health.labels ?? health.components?.bert?.head?.labels;
   if (Array.isArray(labels) && labels.length) headLabels = labels;
 }
 

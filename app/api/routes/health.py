@@ -46,6 +46,7 @@ async def health(request: Request, classifier: ClassifierDep) -> HealthResponse:
         status="degraded" if degraded else "ok",
         version=package_version(),
         uptime_seconds=round(time.monotonic() - request.app.state.started, 3),
+        labels=list(classifier.taxonomy.label_names),
         components=components,
     )
 
