@@ -44,6 +44,7 @@ from monitoring import MetricsRegistry
 from processors.breaker import CLOSED, CircuitBreaker
 from processors.cache_disk import FORMAT, decode, encode
 from processors.records import Outcome
+from processors.redaction import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -63,23 +64,6 @@ for _, key in ipairs(KEYS) do
 end
 return n
 """
-
-
-def redact(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``, for logs and health."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = f":{parts.port}" if parts.port is not None else ""
-        netloc = f"{user}:***@{host}{port}"
-        return parts._replace(netloc=netloc).geturl()
-    except ValueError:  # unparseable: show the scheme only
-        return url.split(":", 1)[0] + "://***"
 
 
 class RedisLevel:
@@ -112,9 +96,9 @@ class RedisLevel:
         if scheme not in SCHEMES:
             raise ValueError(
                 f"LOGCLASS_REDIS_URL must start with redis://, rediss:// or unix:// "
-                f"(got {redact(url)!r})"
+                f"(got {redact_url(url)!r})"
             )
-        self.url = redact(url)  # what may be shown; the real one lives in the pool only
+        self.url = redact_url(url)  # what may be shown; the real one lives in the pool only
         self.registry = registry
         self.timeout = timeout
         self.lease_seconds = lease_seconds

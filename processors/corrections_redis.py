@@ -22,8 +22,9 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from processors.cache_redis import NAMESPACE, redact
+from processors.cache_redis import NAMESPACE
 from processors.corrections import Correction, CorrectionError, CorrectionStore
+from processors.redaction import redact_url
 
 __all__ = ["SharedCorrections"]
 
@@ -57,7 +58,7 @@ class SharedCorrections:
             target=self._run, name="logclass-corrections-sync", daemon=True
         )
         store.publish = self._publish
-        store.shared_via = redact(url)
+        store.shared_via = redact_url(url)
         store.reload_seconds = float("inf")  # Redis is the source now, not the file
         store.on_close.append(self.close)
 
@@ -115,7 +116,7 @@ class SharedCorrections:
             ) from None
 
     def _scrub(self, exc: Exception) -> str:
-        return str(exc).replace(self._secret, redact(self._secret))
+        return str(exc).replace(self._secret, redact_url(self._secret))
 
 
 def _field(route: str, template: str) -> str:

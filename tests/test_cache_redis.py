@@ -17,8 +17,9 @@ import redis
 
 from monitoring import MetricsRegistry
 from processors.cache import TemplateCache
-from processors.cache_redis import RedisLevel, redact
+from processors.cache_redis import RedisLevel
 from processors.records import Outcome
+from processors.redaction import redact_url as redact
 from tests.redis_server import REDIS_SERVER, RedisServer
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
