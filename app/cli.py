@@ -1,24 +1,19 @@
-"""The ``logclass`` command: serve the API, or classify a CSV offline with the same pipeline."""
+"""The ``logclass`` command: serve the API, or classify files offline with the same pipeline
+(``classify``: one file, this machine; ``backfill``: archives, on Ray)."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import io
 import sys
 from collections.abc import Sequence
-from contextlib import ExitStack
-from typing import IO
 
 from pydantic import ValidationError
 
 from app import csv_io
 from app.cli_train import add_train_commands
+from app.inputs import FORMATS, InputError
 from app.settings import Settings
-from processors.pipeline import Classifier
 from processors.taxonomy import Taxonomy, TaxonomyError
-
-CHUNK_ROWS = 1_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,10 +26,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--workers", type=int, help="default: LOGCLASS_WORKERS or 1")
     serve.set_defaults(run=_serve)
 
-    classify = commands.add_parser("classify", help="classify a CSV file offline")
-    classify.add_argument("input", help="CSV with a log_message column ('-' for stdin)")
+    formats = ("auto", *FORMATS)
+    classify = commands.add_parser("classify", help="classify a file offline, on this machine")
+    classify.add_argument("input", help="CSV with a log_message column, text lines or NDJSON, "
+                          "gzip or not ('-' for stdin)")
     classify.add_argument("-o", "--output", default="-", help="output CSV ('-' for stdout)")
+    classify.add_argument("--jobs", type=int, help="masking processes; default: the cores; "
+                          "1 = everything in one process")
+    classify.add_argument("--input-format", choices=formats, default="auto")
     classify.set_defaults(run=_classify)
+
+    backfill = commands.add_parser("backfill", help="classify archives with Ray Data "
+                                   "(pip install -e '.[backfill]')")
+    backfill.add_argument("inputs", nargs="+", metavar="INPUT",
+                          help="files (or folders of files) like classify's input")
+    backfill.add_argument("--out", required=True, help="folder for one output file per input")
+    backfill.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    backfill.add_argument("--input-format", choices=formats, default="auto")
+    backfill.add_argument("--ray-address", help="'auto' (or host:port) joins a running "
+                          "cluster; default: a local Ray on this machine")
+    backfill.add_argument("--cpus", type=int, help="local Ray only; default: the cores")
+    backfill.add_argument("--actors", type=int, help="classifier actors (one model each); "
+                          "default: one per 16 CPUs of the cluster, at least one")
+    backfill.add_argument("--stats", action="store_true",
+                          help="print Ray Data's time per stage at the end")
+    backfill.set_defaults(run=_backfill)
     add_train_commands(commands)
 
     args = parser.parse_args(argv)
@@ -42,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings()
         Taxonomy.load(settings.taxonomy)  # a bad file stops here, with its message
         return args.run(args, settings)
-    except (TaxonomyError, csv_io.CsvError) as exc:
+    except (TaxonomyError, csv_io.CsvError, InputError) as exc:
         print(f"logclass: {exc}", file=sys.stderr)
         return 2
     except ValidationError as exc:  # a LOGCLASS_* variable that cannot be used
@@ -74,39 +90,31 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _classify(args: argparse.Namespace, settings: Settings) -> int:
-    with ExitStack() as stack:
-        source = _open(stack, args.input, "r", sys.stdin)
-        header, rows = csv_io.read_table(source, max_rows=sys.maxsize)
-        target = _open(stack, args.output, "w", sys.stdout)
-        asyncio.run(_classify_rows(settings, header, rows, target))
+    from app.cli_classify import classify_file
+
+    classify_file(args.input, args.output, settings, jobs=args.jobs,
+                  input_format=args.input_format)
     return 0
 
 
-async def _classify_rows(
-    settings: Settings, header: list[str], rows: list[list[str]], target: IO[str]
-) -> None:
-    from tqdm import tqdm
+def _backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from app.backfill import BackfillError, BackfillOptions, backfill
 
-    classifier = Classifier.from_settings(settings)
-    records = csv_io.records_of(header, rows)
+    options = BackfillOptions(output_format=args.format, input_format=args.input_format,
+                              ray_address=args.ray_address, cpus=args.cpus, actors=args.actors,
+                              stats=args.stats)
     try:
-        target.write(csv_io.render_header(header))
-        with tqdm(total=len(records), unit="line", file=sys.stderr, disable=None) as progress:
-            for start, stop in csv_io.chunks(records, CHUNK_ROWS):
-                verdicts = await classifier.classify(records[start:stop])
-                target.write(csv_io.render_rows(header, rows[start:stop], verdicts))
-                progress.update(stop - start)
-    finally:
-        await classifier.aclose()
-
-
-def _open(stack: ExitStack, path: str, mode: str, std: IO[str]) -> IO[str]:
-    if path == "-":
-        if mode == "r":
-            return io.TextIOWrapper(std.buffer, encoding="utf-8-sig", newline="")
-        return std
-    encoding = "utf-8-sig" if mode == "r" else "utf-8"
-    return stack.enter_context(open(path, mode, encoding=encoding, newline=""))
+        report = backfill(args.inputs, args.out, settings, options)
+    except BackfillError as exc:
+        print(f"logclass: {exc}", file=sys.stderr)
+        return 1
+    if report.stats:
+        print(report.stats, file=sys.stderr)
+    startup = "" if report.first_block_seconds is None else \
+        f" (the first block after {report.first_block_seconds:.1f} s)"
+    print(f"backfill: {len(report.written)} file(s) written, {len(report.skipped)} skipped, "
+          f"{report.lines:,} lines in {report.seconds:.1f} s{startup}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":
