@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from processors import templates
+from processors import masking_rules, templates
 from processors.head import Head, save_head
 from processors.records import UNCLASSIFIED
 from processors.templates import mask
@@ -58,8 +58,10 @@ def file_sha256(path: str | Path) -> str:
 
 
 def masker_sha256() -> str:
-    """Hash of the masker's source: a head is only valid for the masker it was trained with."""
-    return hashlib.sha256(inspect.getsource(templates).encode("utf-8")).hexdigest()[:16]
+    """Hash of the masker's source (the engine and its rule tables): a head is only valid
+    for the masker it was trained with."""
+    source = inspect.getsource(templates) + inspect.getsource(masking_rules)
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()[:16]
 
 
 def embed(encoder: Any, texts: Sequence[str], batch_size: int = 32,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from processors import templates
+from processors import masking_rules, templates
 
 SHORT, LONG = 500, 4_000  # 8x the length; linear: ~8x the time, quadratic: ~64x
 MAX_RATIO = 24.0
@@ -27,13 +27,15 @@ FRAGMENTS = [
 ]  # fmt: skip
 TAILS = ["", "!"]
 PATTERNS = {
-    name: value for name, value in vars(templates).items() if isinstance(value, re.Pattern)
+    name: value for name, value in vars(masking_rules).items() if isinstance(value, re.Pattern)
 }
-# How mask() uses each pattern: on a whole token (fullmatch) or scanning the line.
+# How mask() uses each pattern (``rules.NAME`` in the engine): on a whole token (fullmatch)
+# or scanning the line.
 SOURCE = Path(templates.__file__).read_text()
 FULLMATCH_ONLY = {
     name for name in PATTERNS
-    if f"{name}.fullmatch(" in SOURCE and not re.search(rf"{name}\.(?!fullmatch)\w+\(", SOURCE)
+    if f"rules.{name}.fullmatch(" in SOURCE
+    and not re.search(rf"rules\.{name}\.(?!fullmatch)\w+\(", SOURCE)
 }  # fmt: skip
 
 
@@ -64,7 +66,8 @@ def worst_ratio(run: Callable[[str], object]) -> tuple[float, str]:
 
 def test_masker_has_patterns_to_check():
     assert len(PATTERNS) >= 15  # if the masker moves its patterns, this test must follow
-    assert {"_HEX", "_HOST", "_IP"} <= FULLMATCH_ONLY and "_TOKEN" not in FULLMATCH_ONLY
+    assert {"HEX", "HOST", "IP"} <= FULLMATCH_ONLY and "TOKEN" not in FULLMATCH_ONLY
+    assert all(re.search(rf"rules\.{name}\b", SOURCE) for name in PATTERNS)  # all in use
 
 
 @pytest.mark.parametrize("name", sorted(PATTERNS))
