@@ -12,7 +12,6 @@ item may pass on retry (429/5xx items). A 413 splits the batch in halves, sent i
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 import threading
@@ -21,10 +20,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any
 
 import httpx
-from google.protobuf.message import DecodeError
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from app.sidecar.events import EventFields
+from app.sidecar.refusals import TRANSIENT, refusals
 from app.sidecar.render import Enriched, ForwardFormat, events_of, halves, ndjson, render
 from monitoring import MetricsRegistry
 from processors.redaction import redact_httpx_logs, redact_url
@@ -33,7 +31,6 @@ __all__ = ["Forwarder", "ForwardUnavailable", "ForwardRejected", "ForwardPartial
 
 log = logging.getLogger(__name__)
 STDOUT = "stdout"
-_TRANSIENT = {408, 425, 429, 500, 502, 503, 504}
 _MAX_DOWNSTREAM_RETRY_AFTER = 5.0
 
 
@@ -178,7 +175,7 @@ class Forwarder:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 continue
             if response.is_success:
-                refused, transient, why = _refusals(response)
+                refused, transient, why = refusals(response)
                 if not transient:
                     return refused, why
                 problem = f"{refused} items refused for now ({why})"
@@ -186,7 +183,7 @@ class Forwarder:
             problem = f"HTTP {response.status_code}"
             if response.status_code == 413:
                 raise _TooLarge(f"forward target answered 413: {response.text[:200]}")
-            if response.status_code not in _TRANSIENT:
+            if response.status_code not in TRANSIENT:
                 raise ForwardRejected(
                     f"forward target answered {response.status_code}: {response.text[:200]}"
                 )
@@ -229,53 +226,3 @@ def _retry_after(response: httpx.Response) -> float:
         return min(float(response.headers.get("Retry-After", 0)), _MAX_DOWNSTREAM_RETRY_AFTER)
     except ValueError:  # an HTTP date: fall back to our own backoff
         return 0.0
-
-
-def _refusals(response: httpx.Response) -> tuple[int, bool, str]:
-    """What a 2xx answer says was refused: ``(count, whether all may pass on retry, why)``.
-
-    Reads OTLP ``partial_success`` (protobuf or JSON) and Elasticsearch ``_bulk`` answers
-    (``errors: true`` with a status per item); any other body means all was accepted.
-    """
-    kind = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if kind in ("application/x-protobuf", "application/protobuf"):
-        try:
-            partial = ExportLogsServiceResponse.FromString(response.content).partial_success
-        except DecodeError:
-            return 0, False, ""
-        return max(partial.rejected_log_records, 0), False, partial.error_message
-    if "json" not in kind:
-        return 0, False, ""
-    try:
-        answer = response.json()
-    except (ValueError, RecursionError):
-        return 0, False, ""
-    if not isinstance(answer, dict):
-        return 0, False, ""
-    partial = answer.get("partialSuccess", answer.get("partial_success"))
-    if isinstance(partial, dict):
-        try:
-            rejected = int(
-                partial.get("rejectedLogRecords", partial.get("rejected_log_records")) or 0
-            )
-        except (TypeError, ValueError):
-            rejected = 0
-        if rejected > 0:
-            why = partial.get("errorMessage", partial.get("error_message", ""))
-            return rejected, False, str(why)[:200]
-    items = answer.get("items")
-    if answer.get("errors") is True and isinstance(items, list):
-        failed = [f for f in map(_bulk_failure, items) if f is not None]
-        if failed:
-            transient = all(status in _TRANSIENT for status, _ in failed)
-            return len(failed), transient, f"Elasticsearch bulk item error: {failed[0][1]}"
-    return 0, False, ""
-
-
-def _bulk_failure(item: Any) -> tuple[int, str] | None:
-    """``(status, error)`` of a failed ``_bulk`` item (``{"index": {"status": 400, ...}}``)."""
-    action = next(iter(item.values()), None) if isinstance(item, dict) else None
-    status = action.get("status") if isinstance(action, dict) else None
-    if not isinstance(status, int) or status < 300:
-        return None
-    return status, json.dumps(action.get("error"), default=str)[:200]

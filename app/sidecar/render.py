@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from app.sidecar import convert, otlp
+from app.sidecar import convert, otlp, otlp_codec
 from app.sidecar.events import EventFields
 
 __all__ = ["Enriched", "ForwardFormat", "NDJSON", "events_of", "halves", "ndjson", "render"]
@@ -25,7 +25,7 @@ class Enriched:
     framing: Literal["json_array", "ndjson", "object", "text", "otlp"]
     events: list[dict[str, Any]] | None = None
     request: ExportLogsServiceRequest | None = None
-    encoding: otlp.Encoding = "protobuf"
+    encoding: otlp_codec.Encoding = "protobuf"
     # set by delivery when the target took the batch but refused some of its records
     rejected: int = 0
     rejection: str = ""
@@ -41,7 +41,8 @@ def render(batch: Enriched, fmt: ForwardFormat, fields: EventFields) -> tuple[by
     enriched event is an object); ``otlp`` is protobuf."""
     if fmt == "same":
         if batch.request is not None:
-            return otlp.encode(batch.request, batch.encoding), otlp.media_type(batch.encoding)
+            body = otlp_codec.encode(batch.request, batch.encoding)
+            return body, otlp_codec.media_type(batch.encoding)
         fmt = "json_array" if batch.framing == "json_array" else "ndjson"
         if batch.framing == "object":
             return _dumps(events_of(batch, fields)[0]), JSON
@@ -49,7 +50,7 @@ def render(batch: Enriched, fmt: ForwardFormat, fields: EventFields) -> tuple[by
         request = batch.request
         if request is None:
             request = convert.events_to_otlp(events_of(batch, fields), fields)
-        return otlp.encode(request, "protobuf"), otlp.media_type("protobuf")
+        return otlp_codec.encode(request, "protobuf"), otlp_codec.media_type("protobuf")
     events = events_of(batch, fields)
     if fmt == "json_array":
         return b"[" + b",".join(_dumps(e) for e in events) + b"]", JSON

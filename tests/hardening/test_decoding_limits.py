@@ -27,7 +27,7 @@ MAX_RSS_GROWTH_MB = 100
 _CHILD = textwrap.dedent(
     """
     import json, resource, sys
-    from app.sidecar import events, otlp
+    from app.sidecar import framing, otlp_codec
 
     kind, size = sys.argv[1], int(sys.argv[2])
 
@@ -57,11 +57,11 @@ _CHILD = textwrap.dedent(
     try:
         if kind.startswith("otlp"):
             media = "application/json" if kind == "otlp_json" else "application/x-protobuf"
-            otlp.decode_request(body, media, max_records=10_000)
+            otlp_codec.decode_request(body, media, max_records=10_000)
         else:
-            events.parse_events(body, None, max_events=10_000)
+            framing.parse_events(body, None, max_events=10_000)
         outcome = "decoded"
-    except events.TooManyEvents as exc:
+    except framing.TooManyEvents as exc:
         outcome = str(exc)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps({"outcome": outcome, "growth_mb": (after - before) / 1024}))

@@ -11,8 +11,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from app.sidecar.events import MalformedBatch, TooManyEvents
-from app.sidecar.otlp import any_value, decode_request, encode
+from app.sidecar.framing import MalformedBatch, TooManyEvents
+from app.sidecar.otlp import any_value
+from app.sidecar.otlp_codec import decode_request, encode
 from tests.sidecar.conftest import Downstream
 from tests.sidecar.test_ingest import LABELS, LINES
 

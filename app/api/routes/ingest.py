@@ -8,6 +8,7 @@ from app.admission import AdmittedRoute, admit
 from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
 from app.schemas import ErrorResponse
 from app.sidecar import events as ev
+from app.sidecar import framing
 from app.sidecar.delivery import ForwarderDep, check_limits, deliver, read_body
 from app.sidecar.render import Enriched, render
 from processors.records import Verdict
@@ -68,10 +69,10 @@ async def ingest(
     if content_type is None and "origin" in request.headers:
         content_type = "text/plain"  # a browser's untyped body is never structured events
     try:
-        batch = ev.parse_events(body, content_type, settings.max_lines)
-    except ev.MalformedBatch as exc:
+        batch = framing.parse_events(body, content_type, settings.max_lines)
+    except framing.MalformedBatch as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
-    except ev.TooManyEvents as exc:
+    except framing.TooManyEvents as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
     fields = ev.EventFields.from_settings(settings)
     positions, records = ev.records_of(batch.events, fields)

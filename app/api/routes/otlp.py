@@ -8,9 +8,10 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from app.admission import AdmittedRoute, admit
 from app.api.deps import ClassifierDep, RegistryDep, SettingsDep
 from app.schemas import ErrorResponse
-from app.sidecar import otlp
+from app.sidecar import otlp, otlp_codec
 from app.sidecar.delivery import ForwarderDep, check_limits, deliver, read_body
-from app.sidecar.events import EventFields, MalformedBatch, TooManyEvents
+from app.sidecar.events import EventFields
+from app.sidecar.framing import MalformedBatch, TooManyEvents
 from app.sidecar.render import Enriched
 from processors.records import Verdict
 
@@ -61,10 +62,10 @@ async def export_logs(
 ) -> Response:
     body = await read_body(request, settings.max_body_bytes)
     try:
-        message, encoding = otlp.decode_request(
+        message, encoding = otlp_codec.decode_request(
             body, request.headers.get("content-type"), settings.max_lines
         )
-    except otlp.UnsupportedMediaType as exc:
+    except otlp_codec.UnsupportedMediaType as exc:
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
     except TooManyEvents as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
@@ -102,5 +103,5 @@ async def export_logs(
     if delivered.rejected:  # the target refused some records for good: say so, OTLP's way
         answer.partial_success.rejected_log_records = delivered.rejected
         answer.partial_success.error_message = delivered.rejection
-    reply = otlp.encode(answer, encoding)
-    return Response(reply, media_type=otlp.media_type(encoding))
+    reply = otlp_codec.encode(answer, encoding)
+    return Response(reply, media_type=otlp_codec.media_type(encoding))
