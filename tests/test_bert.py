@@ -219,3 +219,79 @@ def test_health_says_whether_the_head_matches_the_current_masker(tmp_path: Path)
     path = save_head(Head(weights, np.zeros(1, np.float32), ("Error",)), tmp_path / "h",
                      {"masker_sha256": "0000000000000000"})
     assert BertTier(head_path=path).health()["head"]["masker_matches"] is False
+
+
+async def test_preload_returns_at_once_and_the_first_requests_share_its_load() -> None:
+    calls: list[int] = []
+
+    def slow_load() -> Encoder:
+        calls.append(1)
+        time.sleep(0.3)
+        return FlatEncoder()  # type: ignore[return-value]
+
+    tier = BertTier(preload=True, loader=slow_load, threshold=0.0)
+    started = time.perf_counter()
+    await tier.start()
+    assert time.perf_counter() - started < 0.1  # health can answer while the model loads
+    assert tier.health()["status"] == "loading"
+    results = await asyncio.gather(*(tier.decide([f"Job {i} failed"]) for i in range(20)))
+    assert calls == [1]  # the background load, shared by all 20 first requests
+    assert all(r[0].label is not None for r in results)
+    assert tier.health()["status"] == "ok" and tier.health()["load_seconds"] >= 0.3
+    await tier.start()  # a second start loads nothing more
+    assert calls == [1]
+    await tier.aclose()
+
+
+async def test_a_failed_preload_degrades_and_is_tried_again_later() -> None:
+    attempts: list[int] = []
+
+    def flaky() -> Encoder:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise OSError("model folder on a volume not mounted yet")
+        return FlatEncoder()  # type: ignore[return-value]
+
+    tier = BertTier(preload=True, loader=flaky, threshold=0.0, load_retry_seconds=0.2)
+    await tier.start()
+    assert (await tier.decide(["worker <NUM> started"]))[0].reason == "bert_unavailable"
+    assert tier.health()["status"] == "degraded" and "not mounted" in tier.health()["error"]
+    await asyncio.sleep(0.25)
+    assert (await tier.decide(["worker <NUM> started"]))[0].label is not None
+    assert attempts == [1, 1]
+    await tier.aclose()
+
+
+async def test_closing_during_a_preload_leaves_nothing_pending() -> None:
+    tier = BertTier(preload=True, loader=lambda: time.sleep(0.3) or FlatEncoder())  # type: ignore[arg-type,func-returns-value]
+    await tier.start()
+    await tier.aclose()  # while the load still runs in its thread
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    await asyncio.sleep(0)
+    assert all(t.done() for t in pending)
+
+
+def test_from_settings_reads_the_backend_and_preload(tmp_path: Path) -> None:
+    settings = Settings(cache_dir=tmp_path, bert_backend="onnx-int8", bert_preload=False)
+    tier = BertTier.from_settings(settings)
+    assert tier.backend == "onnx-int8" and tier.preload is False
+    assert tier.health()["backend"] == "onnx-int8"
+    torch_tier = BertTier.from_settings(settings.model_copy(update={"bert_backend": "torch"}))
+    assert torch_tier.fingerprint != tier.fingerprint
+    assert BertTier.from_settings(Settings(cache_dir=tmp_path)).preload is True
+
+
+@pytest.mark.slow
+async def test_the_default_backend_labels_as_fp32_does_through_the_tier(
+        tmp_path: Path, encoder: Encoder) -> None:
+    lines = ["Failed password for root from <IP> port <NUM> ssh2",
+             "GET <PATH> HTTP/<NUM> status: <NUM> len: <NUM> time: <NUM>",
+             "Memory usage at <NUM> on node <HOST>"]
+    default = BertTier.from_settings(Settings(cache_dir=tmp_path / "cache", bert_threads=1))
+    fp32 = BertTier(loader=lambda: encoder)
+    await default.start()  # preload: in the background
+    got, expected = await default.decide(lines), await fp32.decide(lines)
+    assert [d.label for d in got] == [d.label for d in expected]
+    assert default.loads == 1 and default.health()["backend"] == default.backend
+    await default.aclose()
+    await fp32.aclose()
