@@ -84,7 +84,6 @@ def backfill(inputs: Sequence[str], out_dir: str | Path, settings: Settings,
     progress = options.progress or sys.stderr
     started = time.perf_counter()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     fields = EventFields.from_settings(settings)
     report = BackfillReport()
     jobs = []
@@ -98,6 +97,7 @@ def backfill(inputs: Sequence[str], out_dir: str | Path, settings: Settings,
               f"in {out}", file=progress)
     if not jobs:
         return report
+    out.mkdir(parents=True, exist_ok=True)
     ray, started_here = _start_ray(options)
     try:
         _run(ray, jobs, settings, fields, options, report, progress, started)

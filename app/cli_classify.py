@@ -119,10 +119,13 @@ async def decide(classifier: Classifier, prepared: Prepared, notes: Sequence[str
     verdicts = prepared.verdicts
     if prepared.pending:
         outcomes = await classifier.decide_templates(list(prepared.pending))
+        truncated = prepared.truncated
         for key, indexes in prepared.pending.items():
             outcome, cached = outcomes[key]
+            whole = to_verdict(outcome, cached, key[1], False)  # one object per template
+            cut = to_verdict(outcome, cached, key[1], True) if truncated else whole
             for i in indexes:
-                verdicts[i] = to_verdict(outcome, cached, key[1], i in prepared.truncated)
+                verdicts[i] = cut if i in truncated else whole
     return with_notes(verdicts, notes)  # type: ignore[arg-type]  # every slot is filled
 
 
@@ -165,15 +168,20 @@ def match_chunk(sources: list[str], messages: list[str]) -> Prepared:
 def render_rows(kept: Sequence[int], rows: Sequence[Sequence[str]],
                 verdicts: Sequence[Verdict]) -> str:
     """CSV text of ``rows`` (their ``kept`` cells) with the verdict columns appended, every
-    cell made safe against spreadsheet formulas."""
+    cell made safe against spreadsheet formulas. The verdict cells are made once per
+    distinct verdict: a file has few."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     safe = csv_io.safe_cell
+    made: dict[tuple[str, float | None, str, str | None], list[str]] = {}
     for row, verdict in zip(rows, verdicts, strict=True):
-        confidence = "" if verdict.confidence is None else f"{verdict.confidence:.4f}"
-        cells = [row[i] for i in kept]
-        cells += [verdict.label, confidence, verdict.tier, verdict.reason or ""]
-        writer.writerow([safe(cell) for cell in cells])
+        key = (verdict.label, verdict.confidence, verdict.tier, verdict.reason)
+        cells = made.get(key)
+        if cells is None:
+            confidence = "" if verdict.confidence is None else f"{verdict.confidence:.4f}"
+            cells = made[key] = [safe(cell) for cell in (verdict.label, confidence,
+                                                         verdict.tier, verdict.reason or "")]
+        writer.writerow([safe(row[i]) for i in kept] + cells)
     return buffer.getvalue()
 
 

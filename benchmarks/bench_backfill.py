@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import itertools
 import json
 import os
 import random
@@ -159,8 +160,8 @@ def sample_costs(data: Path, lines: int = 50_000) -> dict[str, float]:
     settings = Settings(cache_dir=Path(tempfile.mkdtemp()), llm_base_url=None)
     started = time.perf_counter()
     with open_binary(data) as stream:
-        chunks = list(LogReader(stream, "csv", str(data)).chunks(2_000, keep_rows=True))
-    chunks = chunks[: lines // 2_000]
+        reader = LogReader(stream, "csv", str(data))
+        chunks = list(itertools.islice(reader.chunks(2_000, keep_rows=True), lines // 2_000))
     n = sum(len(c) for c in chunks)
     costs["read_us"] = (time.perf_counter() - started) / n * 1e6
     classifier = Classifier.from_settings(settings)
