@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app import package_version
@@ -37,6 +38,7 @@ from app.settings import Settings
 from app.sidecar import Forwarder
 from monitoring import MetricsRegistry
 from processors.pipeline import Classifier
+from processors.taxonomy import Taxonomy
 
 API_PREFIX = "/api/v1"
 # FastAPI answers 400 itself for a body it cannot decode (e.g. JSON that is not UTF-8)
@@ -98,16 +100,20 @@ def create_app(
     # posting to loopback) is refused with 400 before anything reads it
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_host_names)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(405, _method_not_allowed)
     # LOGCLASS_API_TOKEN unset: open, and the OpenAPI schema does not claim a bearer is needed
     token = [ApiTokenDep] if settings.api_token is not None else []
     posted = {**_UNREADABLE_BODY, **OVERLOAD_RESPONSES, **(API_TOKEN_RESPONSES if token else {})}
     for router in (classify.router, ingest.router):  # what shippers and clients post to
         app.include_router(router, prefix=API_PREFIX, dependencies=token, responses=posted)
     reads = API_TOKEN_RESPONSES if token else {}
-    for router in (templates.router, corrections.router):  # what flows, what was corrected
-        app.include_router(router, prefix=API_PREFIX, dependencies=token, responses=reads)
-    routers = (health.router, performance.router, cache_routes.router, corrections.admin_router)
-    for router in routers:
+    app.include_router(templates.router, prefix=API_PREFIX, dependencies=token, responses=reads)
+    # the labels a correction may name, in its schema: the taxonomy's
+    taxonomy = classifier.taxonomy if classifier else Taxonomy.load(settings.taxonomy)
+    app.include_router(
+        corrections.build_router(taxonomy.label_names, token), prefix=API_PREFIX
+    )
+    for router in (health.router, performance.router, cache_routes.router):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(classify.compat_router, dependencies=token, responses=posted)
     app.include_router(otlp.router, dependencies=token, responses=posted)
@@ -127,6 +133,21 @@ class TrailingSlashMiddleware:
         if scope["type"] == "http" and path.startswith(API_PREFIX + "/") and path.endswith("/"):
             scope = {**scope, "path": path.rstrip("/")}
         await self.app(scope, receive, send)
+
+
+async def _method_not_allowed(request: Request, exc: Exception) -> JSONResponse:
+    """405 whose ``Allow`` lists every method the path has: Starlette names only those of
+    the first route on the path (``/corrections`` has GET, POST and DELETE routes)."""
+    methods = sorted({
+        method
+        for route in request.app.router.routes
+        if isinstance(route, Route) and route.methods
+        and route.matches(request.scope)[0] == Match.PARTIAL
+        for method in route.methods
+    })
+    return JSONResponse(
+        {"detail": "Method Not Allowed"}, 405, headers={"Allow": ", ".join(methods)}
+    )
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -20,13 +20,16 @@ from processors.records import Decision
 
 def offline_settings(tmp_path: Path, **overrides: Any) -> Settings:
     """Settings whose model tiers answer at once: no embedding model (the folder is empty,
-    so BERT lines end ``bert_unavailable``), no LLM, cache in ``tmp_path``."""
+    so BERT lines end ``bert_unavailable``), no LLM, cache in ``tmp_path``. The model is not
+    loaded at start (it would fail and make the service unready before any line is sent);
+    tests of that set ``bert_preload`` or ``bert_warmup`` themselves."""
     empty = tmp_path / "no-model"
     empty.mkdir(exist_ok=True)
     values: dict[str, Any] = {
         "cache_dir": tmp_path / "cache",
         "bert_model_path": empty,
         "admin_token": "test-admin-token",
+        "bert_preload": False,
     }
     return Settings(**{**values, **overrides})
 
