@@ -94,6 +94,6 @@ def test_cli_classify_reads_stdin_and_writes_stdout(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == "source,log_message,target_label,confidence,tier"
-    assert lines[1] == "App,User User5 logged out.,User Action,1.0000,regex"
+    assert lines[0] == "source,log_message,target_label,confidence,tier,reason"
+    assert lines[1] == "App,User User5 logged out.,User Action,1.0000,regex,"
     assert lines[2].startswith("App,'=1+1,")
