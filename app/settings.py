@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     slow_threshold_ms: float = Field(500.0, gt=0, description="p95 above this is 'slow'")
 
     # -- sidecar (issue: sidecar) ---------------------------------------------------------
-    forward_url: str | None = None
+    forward_url: str | None = Field(None, repr=False)  # may carry credentials
     forward_format: Literal["same", "ndjson", "json_array", "otlp"] = "same"
     ingest_message_keys: str = Field(
         "message,log,MESSAGE,msg", description="dotted keys, comma-separated, first found wins"
