@@ -22,6 +22,8 @@ RUN pip install . \
     && chown logclass /var/cache/logclass
 
 USER logclass
+# the ONNX encoder exported at build time (into ~/.cache/logclass), so no start pays it
+RUN python -m processors.encoders export >/dev/null
 ENV LOGCLASS_HOST=0.0.0.0 \
     LOGCLASS_PORT=8000 \
     LOGCLASS_CACHE_DIR=/var/cache/logclass \

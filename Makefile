@@ -17,6 +17,10 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
+	# the ONNX encoder (the default BERT backend), exported once into the default cache
+	# folder, where every service and test finds it; without it the first start exports
+	$(BIN)/python -m processors.encoders export >/dev/null \
+		|| echo "warning: ONNX export failed; the service will export at first start"
 	touch $@
 
 $(TEST_STAMP): $(STAMP) pyproject.toml

@@ -214,7 +214,8 @@ def load_onnx(model_path: Path, model_id: str, threads: int = 0, quantize: bool 
     options.intra_op_num_threads = threads or os.cpu_count() or 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only
-    source = exported_model(model_path, quantize, cache_dir or default_cache_dir())
+    cache_dir = cache_dir or default_cache_dir()
+    source = exported_model(model_path, quantize, cache_dir, prebuilt=default_cache_dir())
     try:
         session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # a damaged file in the cache: export it again, once
@@ -223,7 +224,7 @@ def load_onnx(model_path: Path, model_id: str, threads: int = 0, quantize: bool 
         log.warning("cannot load %s (%s); exporting it again", source, exc)
         Path(source).unlink(missing_ok=True)
         _EXPORTED.pop(_export_name(model_path, quantize), None)
-        source = exported_model(model_path, quantize, cache_dir or default_cache_dir())
+        source = exported_model(model_path, quantize, cache_dir)
         session = ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
     return OnnxEncoder(session, tokenizer, model_id, "onnx-int8" if quantize else "onnx",
                        dims, max_tokens)
@@ -235,18 +236,23 @@ _EXPORTED: dict[str, str | bytes] = {}
 _EXPORT_LOCK = threading.RLock()
 
 
-def exported_model(model_path: Path, quantize: bool, cache_dir: Path) -> str | bytes:
+def exported_model(model_path: Path, quantize: bool, cache_dir: Path,
+                   prebuilt: Path | None = None) -> str | bytes:
     """The path of the ONNX export of ``model_path`` (or its bytes, where no cache dir can be
-    written); exports it in a child process the first time. Thread-safe: one export."""
+    written); exports it in a child process the first time. ``prebuilt``: another cache dir
+    to take an export from when it has one (``make install`` exports into the default one,
+    so services and tests with their own cache dirs do not export again). Thread-safe: one
+    export."""
     name = _export_name(model_path, quantize)
     with _EXPORT_LOCK:
         known = _EXPORTED.get(name)
         if known is not None and (isinstance(known, bytes) or Path(known).is_file()):
             return known
         target = cache_dir / "encoders" / name
-        if target.is_file():
-            _EXPORTED[name] = str(target)
-            return str(target)
+        for found in (target, *([prebuilt / "encoders" / name] if prebuilt else [])):
+            if found.is_file():
+                _EXPORTED[name] = str(found)
+                return str(found)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, partial = tempfile.mkstemp(prefix=f".{name}.", dir=target.parent)

@@ -25,8 +25,10 @@ LOGHUB = REPO.parent / "shared" / "data" / "loghub"
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Defaults, but the disk cache lives in the test's own folder and nothing is global."""
-    return Settings(cache_dir=tmp_path / "cache", admin_token="test-admin-token")
+    """Defaults, but the disk cache lives in the test's own folder and nothing is global; the
+    model is loaded by the first request that needs it, not in the background at start."""
+    return Settings(cache_dir=tmp_path / "cache", admin_token="test-admin-token",
+                    bert_preload=False)
 
 
 @asynccontextmanager
