@@ -47,6 +47,10 @@ class VerdictOut(BaseModel):
     cached: bool
     template: str = Field(description="the line with its variable parts masked")
     reason: str | None = Field(None, description="why a line ended Unclassified or fell back")
+    truncated: bool = Field(
+        False, description="the line was longer than LOGCLASS_MAX_LINE_CHARS: classified by "
+        "its start (also the reason, unless a tier gave one of its own)"
+    )
 
 
 class Summary(BaseModel):

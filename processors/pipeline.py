@@ -155,8 +155,9 @@ class Classifier:
                 known = seen[(route, message)] = (label, template)
             label, template = known
             if label is not None:
-                reason = "truncated" if i in truncated else None
-                verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason)
+                cut = i in truncated
+                reason = "truncated" if cut else None
+                verdicts[i] = Verdict(label, 1.0, REGEX_TIER, False, template, reason, cut)
                 regex_lines += 1
                 counted = regex_templates.setdefault((route, template), [label, 0])
                 counted[1] += 1
@@ -343,12 +344,14 @@ class Prepared:
 
 
 def to_verdict(outcome: Outcome, cached: bool, template: str, truncated: bool) -> Verdict:
-    """A line's verdict from its template's outcome; a truncated line says so unless the
-    outcome has a reason of its own."""
+    """A line's verdict from its template's outcome. A truncated line says so in
+    ``truncated``, and in ``reason`` unless the outcome has a reason of its own."""
     reason = outcome.reason
     if reason is None and truncated:
         reason = "truncated"
-    return Verdict(outcome.label, outcome.confidence, outcome.tier, cached, template, reason)
+    return Verdict(
+        outcome.label, outcome.confidence, outcome.tier, cached, template, reason, truncated
+    )
 
 
 # by identity: "the request computing this went away; compute it yourself"

@@ -33,6 +33,7 @@ class Verdict:
     cached: bool
     template: str
     reason: str | None = None
+    truncated: bool = False  # classified by its first LOGCLASS_MAX_LINE_CHARS characters
 
     def as_dict(self) -> dict[str, Any]:
         # Spelled out: dataclasses.asdict deep-copies field by field, and the warm HTTP path
@@ -44,6 +45,7 @@ class Verdict:
             "cached": self.cached,
             "template": self.template,
             "reason": self.reason,
+            "truncated": self.truncated,
         }
 
 

@@ -198,3 +198,17 @@ async def test_cache_writes_do_not_wait_behind_the_default_executor(taxonomy):
     finally:
         stdout_unblocked.set()
         await blocked
+
+
+async def test_a_truncated_line_says_so_even_when_a_tier_gives_its_own_reason(taxonomy):
+    bert = KeywordTier("bert", {"timeout": "Error"})
+    classifier = Classifier(taxonomy, {"bert": bert}, max_line_chars=16)
+    long_unknown, long_known = "zzz " * 10, "call 7 timeout " + "x" * 40
+    verdicts = await classifier.classify(
+        [LogRecord("app", long_unknown), LogRecord("app", "call 7 timeout"),
+         LogRecord("app", long_known)]
+    )
+    assert [(v.reason, v.truncated) for v in verdicts] == [
+        ("llm_unavailable", True), (None, False), ("truncated", True)
+    ]
+    assert verdicts[0].as_dict()["truncated"] is True
