@@ -13,12 +13,12 @@ $(BIN)/python:
 	$(BIN)/pip install --quiet --upgrade pip
 
 # torch first, pinned: this exact CPU build is what the machine provides; any other spec
-# makes pip pull a multi-GB CUDA build.
+# makes pip pull a multi-GB CUDA build. Then the ONNX encoder (the default BERT backend) is
+# exported once into the default cache folder, where every service and test finds it;
+# without it the first start exports (30-60 s).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e .
-	# the ONNX encoder (the default BERT backend), exported once into the default cache
-	# folder, where every service and test finds it; without it the first start exports
 	$(BIN)/python -m processors.encoders export >/dev/null \
 		|| echo "warning: ONNX export failed; the service will export at first start"
 	touch $@
