@@ -43,7 +43,6 @@ class TemplateStats:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[tuple[str, str], _Entry] = {}
-        self.seen = 0  # distinct arrivals into the table (evicted ones come back as new)
 
     def record(self, counts: Iterable[tuple[tuple[str, str], int, Outcome]]) -> None:
         """Add one batch: ``((route, template), lines, outcome)`` per distinct template."""
@@ -57,7 +56,6 @@ class TemplateStats:
                     entry = entries[key] = _Entry(
                         floor, floor, now, now, outcome.label, outcome.confidence, outcome.tier
                     )
-                    self.seen += 1
                 else:
                     entry.label, entry.confidence, entry.tier = (
                         outcome.label, outcome.confidence, outcome.tier
@@ -119,7 +117,6 @@ class TemplateStats:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
-            self.seen = 0
 
 
 def _as_dict(key: tuple[str, str], entry: _Entry) -> dict[str, Any]:
